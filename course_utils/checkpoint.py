@@ -1,0 +1,104 @@
+"""Saving and loading: atomic writes, RNG state, clear errors on mismatch."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["atomic_save", "get_rng_state", "load_checkpoint", "load_state_dict_checked", "set_rng_state"]
+
+
+def atomic_save(obj, path: str | os.PathLike) -> Path:
+    """`torch.save` that never leaves a half-written file behind.
+
+    The object is written to a temporary file in the same folder, flushed to
+    disk, then renamed over `path` in one step; if anything fails, the old
+    file (if any) is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location=None) -> dict:
+    """Load a file written by `atomic_save` safely (`weights_only=True`).
+
+    Raises:
+        FileNotFoundError: if there is no file at `path`.
+        ValueError: if the file is not a readable PyTorch checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}: check the path, or train first with save_path={str(path)!r}.")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises several types for a damaged file
+        raise ValueError(f"Could not read checkpoint {path}: {error}. The file is damaged or was not written by "
+                         "torch.save with tensors only; delete it and save it again.") from error
+
+
+def load_state_dict_checked(model: nn.Module, state_dict: dict, source: str = "checkpoint") -> None:
+    """`model.load_state_dict(state_dict)` with an error that says what differs.
+
+    Raises:
+        ValueError: listing missing keys, unexpected keys and shape mismatches,
+            when the checkpoint was saved from a different architecture.
+    """
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+                  for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
+    if missing or unexpected or mismatched:
+        details = []
+        for label, items in (("missing in checkpoint", missing), ("not in model", unexpected),
+                             ("shape differs", mismatched)):
+            if items:
+                shown = ", ".join(items[:5]) + (f", ... ({len(items)} in all)" if len(items) > 5 else "")
+                details.append(f"{label}: {shown}")
+        raise ValueError(f"The {source} does not fit this model ({type(model).__name__}); it was saved from a "
+                         f"different architecture. " + "; ".join(details) +
+                         ". Build the model with the same layers and sizes that were used when saving.")
+    model.load_state_dict(state_dict)
+
+
+def get_rng_state() -> dict:
+    """Every random-number generator's state, as tensors and plain values."""
+    bit_generator, keys, position, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"bit_generator": bit_generator, "keys": torch.from_numpy(keys.astype(np.int64)),
+                  "position": int(position), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore the generators saved by `get_rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    saved = state["numpy"]
+    np.random.set_state((saved["bit_generator"], saved["keys"].numpy().astype(np.uint32), saved["position"],
+                         saved["has_gauss"], saved["cached"]))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

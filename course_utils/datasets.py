@@ -1,0 +1,179 @@
+"""Image datasets (MNIST, CIFAR-10) with honest, labelled offline fallbacks.
+
+`load_mnist` and `load_cifar10` return an `ImageDataset`: the images as one
+uint8 tensor, their labels, and where they came from. When the real data
+cannot be had, one line says so and a fallback is used: scikit-learn's real
+8x8 handwritten digits resized to 28x28 for MNIST, and synthetic 32x32 colour
+patterns made by `synthetic.make_shapes` for CIFAR-10. `dataset.is_fallback`
+tells a chapter which one it got, so it never reports fallback numbers as
+results on the real dataset.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torchvision
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from .data import DataUnavailable, data_root, download, say_fallback
+from .synthetic import SHAPE_CLASSES, make_shapes
+
+__all__ = ["ImageDataset", "load_cifar10", "load_mnist"]
+
+
+class ImageDataset(Dataset):
+    """Images kept as one uint8 tensor (N, C, H, W), normalised on the fly.
+
+    `dataset[i]` returns `(image, label)` with the image as a float tensor
+    normalised by the dataset's per-channel mean and std, then passed through
+    `transform` if one is given (e.g. random flips for training data only).
+
+    Attributes:
+        images: uint8 tensor (N, C, H, W). targets: int64 tensor (N,).
+        classes: class names. mean, std: per-channel statistics in [0, 1].
+        name: e.g. "MNIST". source: "real" or "fallback". description: one line on what this is.
+    """
+
+    def __init__(self, images, targets, classes, mean, std, name, source, description, transform=None) -> None:
+        self.images, self.targets = images, targets.long()
+        self.classes, self.mean, self.std = list(classes), tuple(mean), tuple(std)
+        self.name, self.source, self.description, self.transform = name, source, description, transform
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.source != "real"
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images (…, C, H, W) -> normalised float images."""
+        mean = torch.tensor(self.mean, device=images.device).view(-1, 1, 1)
+        std = torch.tensor(self.std, device=images.device).view(-1, 1, 1)
+        return (images.float() / 255 - mean) / std
+
+    def unnormalize(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised float images -> values in [0, 1] for display."""
+        mean = torch.tensor(self.mean, device=images.device).view(-1, 1, 1)
+        std = torch.tensor(self.std, device=images.device).view(-1, 1, 1)
+        return (images * std + mean).clamp(0, 1)
+
+    def __getitem__(self, index: int):
+        image = self.normalize(self.images[index])
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self.targets[index]
+
+    def tensors(self, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """All images (normalised, no transform) and labels as two tensors, e.g. to keep on a GPU."""
+        images = self.images.to(device) if device is not None else self.images
+        return self.normalize(images), self.targets.to(images.device)
+
+    def _select(self, index: torch.Tensor, transform="same") -> "ImageDataset":
+        return ImageDataset(self.images[index], self.targets[index], self.classes, self.mean, self.std, self.name,
+                            self.source, self.description, self.transform if transform == "same" else transform)
+
+    def subset(self, num_samples: int, seed: int = 0) -> "ImageDataset":
+        """A random subset of `num_samples` images (all of them if there are fewer)."""
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        return self._select(order[:num_samples])
+
+    def split(self, dev_fraction: float = 0.2, seed: int = 0) -> tuple["ImageDataset", "ImageDataset"]:
+        """Disjoint (train, dev) parts; the dev part gets no transform (never augment evaluation data)."""
+        if not 0 < dev_fraction < 1:
+            raise ValueError(f"dev_fraction must be between 0 and 1, got {dev_fraction}.")
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        num_dev = int(round(len(self) * dev_fraction))
+        return self._select(order[num_dev:]), self._select(order[:num_dev], transform=None)
+
+    def __repr__(self) -> str:
+        return (f"ImageDataset({self.name}, {self.source}: {len(self)} images of shape "
+                f"{tuple(self.images.shape[1:])}, {len(self.classes)} classes)")
+
+
+def _check_split(split: str) -> bool:
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    return split == "train"
+
+
+def _load_real(name: str, make):
+    """Build the torchvision dataset from local files, downloading and verifying them if needed."""
+    root = data_root()
+    try:
+        return make(root)
+    except (RuntimeError, FileNotFoundError):  # torchvision: not found or failed its own check
+        download(name, root)
+        return make(root)
+
+
+def _digits_as_mnist(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 real 8x8 digits, laid out like MNIST: 20x20 digit centred in 28x28, 0..255."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16  # (N, 1, 8, 8) in [0, 1]
+    images = F.pad(F.interpolate(images, size=(20, 20), mode="bilinear", align_corners=False), (4, 4, 4, 4))
+    images = (images.clamp(0, 1) * 255).round().to(torch.uint8)
+    labels = torch.tensor(digits.target)
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    num_test = 360  # a fixed 20% test split
+    index = order[num_test:] if train else order[:num_test]
+    return images[index], labels[index]
+
+
+def load_mnist(split: str = "train", transform=None) -> ImageDataset:
+    """MNIST (60,000 train / 10,000 test), or the labelled scikit-learn digits fallback.
+
+    Args:
+        split: "train" or "test".
+        transform: applied to each normalised image tensor, e.g. for augmentation.
+    """
+    train = _check_split(split)
+    try:
+        real = _load_real("mnist", lambda root: torchvision.datasets.MNIST(root, train=train, download=False))
+        return ImageDataset(real.data.unsqueeze(1), real.targets, [str(d) for d in range(10)], (0.1307,),
+                            (0.3081,), "MNIST", "real", f"MNIST {split} set (real)", transform)
+    except DataUnavailable as error:
+        fallback = "scikit-learn digits: 1,797 real 8x8 handwritten digits resized to 28x28 (1,437 train / 360 test)"
+        say_fallback("mnist", error, fallback)
+    images, labels = _digits_as_mnist(train)
+    train_images = _digits_as_mnist(True)[0].float() / 255  # statistics from the training part only
+    return ImageDataset(images, labels, [str(d) for d in range(10)], (train_images.mean().item(),),
+                        (train_images.std().item(),), "MNIST fallback (scikit-learn digits)", "fallback",
+                        f"FALLBACK for MNIST: {fallback}", transform)
+
+
+@functools.lru_cache(maxsize=2)
+def _shapes(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    return make_shapes(20000 if train else 4000, seed=0 if train else 1)
+
+
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+def load_cifar10(split: str = "train", transform=None) -> ImageDataset:
+    """CIFAR-10 (50,000 train / 10,000 test), or the labelled synthetic-shapes fallback.
+
+    Args:
+        split: "train" or "test".
+        transform: applied to each normalised image tensor, e.g. random flips for training.
+    """
+    train = _check_split(split)
+    try:
+        real = _load_real("cifar10", lambda root: torchvision.datasets.CIFAR10(root, train=train, download=False))
+        images = torch.from_numpy(real.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
+        return ImageDataset(images, torch.tensor(real.targets), real.classes, CIFAR10_MEAN, CIFAR10_STD,
+                            "CIFAR-10", "real", f"CIFAR-10 {split} set (real)", transform)
+    except DataUnavailable as error:
+        fallback = "synthetic shapes: 32x32 colour images of 10 pattern classes made by course_utils (20,000 train / 4,000 test)"
+        say_fallback("cifar10", error, fallback)
+    images, labels = _shapes(train)
+    train_images = _shapes(True)[0].float() / 255  # statistics from the training part only
+    mean = tuple(train_images.mean(dim=(0, 2, 3)).tolist())
+    std = tuple(train_images.std(dim=(0, 2, 3)).tolist())
+    return ImageDataset(images, labels, SHAPE_CLASSES, mean, std, "CIFAR-10 fallback (synthetic shapes)",
+                        "fallback", f"FALLBACK for CIFAR-10: {fallback}", transform)
