@@ -259,7 +259,7 @@ class Runner:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "epoch": epoch, "global_step": self.global_step, "history": self.history,
-            "callbacks": [cb.state_dict() for cb in callbacks],
+            "callbacks": {key: cb.state_dict() for key, cb in _keyed(callbacks)},
             "rng": get_rng_state(),
         }, path)
 
@@ -269,8 +269,9 @@ class Runner:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-        for cb, cb_state in zip(callbacks, state["callbacks"]):
-            cb.load_state_dict(cb_state)
+        for key, cb in _keyed(callbacks):
+            if key in state["callbacks"]:  # a callback added since the checkpoint starts fresh
+                cb.load_state_dict(state["callbacks"][key])
         self.history, self.global_step = state["history"], state["global_step"]
         set_rng_state(state["rng"])
         return state["epoch"]
@@ -281,3 +282,12 @@ class Runner:
             tqdm.write(message)
         else:
             print(message)
+
+
+def _keyed(callbacks):
+    """(key, callback) pairs with keys like "EarlyStopping:0" that survive changes in list order."""
+    seen: dict[str, int] = {}
+    for cb in callbacks:
+        name = type(cb).__name__
+        seen[name] = seen.get(name, -1) + 1
+        yield f"{name}:{seen[name]}", cb

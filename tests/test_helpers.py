@@ -1,0 +1,177 @@
+"""utils, validation, metrics, plotting, exercises, synthetic data."""
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from course_utils import exercises, metrics, plotting, synthetic, utils
+from course_utils.validation import check_loss_inputs
+
+
+# ---- utils -------------------------------------------------------------------------------
+def test_device_override(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert utils.get_device() == torch.device("cpu")
+    with pytest.raises(ValueError, match="Unknown device 'tpu'"):
+        utils.get_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="not available"):
+            utils.get_device("cuda")
+
+
+def test_set_seed_repeats_every_generator():
+    utils.set_seed(3)
+    first = (torch.rand(3), np.random.rand(3), __import__("random").random())
+    utils.set_seed(3)
+    second = (torch.rand(3), np.random.rand(3), __import__("random").random())
+    assert torch.equal(first[0], second[0]) and np.array_equal(first[1], second[1]) and first[2] == second[2]
+
+
+def test_count_parameters_and_timer():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    assert utils.count_parameters(model) == 3 * 4 + 4 + 4 * 2 + 2
+    model[0].weight.requires_grad_(False)
+    assert utils.count_parameters(model) == 4 + 4 * 2 + 2
+    assert utils.count_parameters(model, trainable_only=False) == 26
+    with utils.Timer() as timer:
+        sum(range(10000))
+    assert timer.seconds > 0
+
+
+def test_record_results(tmp_path, monkeypatch):
+    assert utils.record_results("ch", {"a": 1}) is None  # nothing written without COURSE_METRICS_DIR
+    monkeypatch.setenv("COURSE_METRICS_DIR", str(tmp_path))
+    utils.record_results("ch", {"acc": torch.tensor(0.5)})
+    path = utils.record_results("ch", {"loss": np.float32(0.25)})
+    saved = json.loads(path.read_text())
+    assert saved["results"] == {"acc": 0.5, "loss": 0.25} and saved["chapter"] == "ch" and "torch" in saved
+
+
+def test_fast_flag_parsing(monkeypatch):
+    for value, expected in (("1", True), ("true", True), ("0", False), ("", False)):
+        monkeypatch.setenv("COURSE_FAST", value)
+        assert utils.env_flag("COURSE_FAST") is expected
+
+
+# ---- validation ----------------------------------------------------------------------------
+@pytest.mark.parametrize("loss_fn", [nn.CrossEntropyLoss(), F.cross_entropy])
+def test_cross_entropy_checks(loss_fn):
+    logits = torch.randn(4, 3)
+    check_loss_inputs(loss_fn, logits, torch.tensor([0, 1, 2, 0]))  # fine
+    check_loss_inputs(loss_fn, logits, torch.softmax(torch.randn(4, 3), 1))  # soft labels are fine
+    with pytest.raises(ValueError, match="targets.long"):
+        check_loss_inputs(loss_fn, logits, torch.tensor([0.0, 1, 2, 0]))
+    with pytest.raises(ValueError, match="squeeze"):
+        check_loss_inputs(loss_fn, logits, torch.tensor([[0], [1], [2], [0]]))
+    with pytest.raises(ValueError, match="0..2 for 3 outputs, found 0..3"):
+        check_loss_inputs(loss_fn, logits, torch.tensor([0, 1, 3, 0]))
+
+
+def test_same_shape_losses():
+    check_loss_inputs(nn.BCEWithLogitsLoss(), torch.randn(4, 1), torch.ones(4, 1))
+    with pytest.raises(ValueError, match="broadcast"):
+        check_loss_inputs(nn.MSELoss(), torch.randn(4, 1), torch.randn(4))
+    with pytest.raises(ValueError, match="targets.float"):
+        check_loss_inputs(nn.BCEWithLogitsLoss(), torch.randn(4), torch.ones(4, dtype=torch.long))
+    check_loss_inputs(lambda a, b: (a - b).sum(), torch.randn(2), torch.randn(3))  # unknown losses pass
+
+
+# ---- metrics -------------------------------------------------------------------------------
+def test_metrics_against_hand_counts():
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0], [0.0, 1.0]])
+    targets = torch.tensor([0, 1, 1, 1])
+    assert metrics.accuracy(logits, targets) == pytest.approx(0.75)
+    assert metrics.binary_accuracy(torch.tensor([2.0, -1.0, 0.5]), torch.tensor([1, 0, 0])) == pytest.approx(2 / 3)
+    scores = metrics.classification_scores([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
+    assert scores == pytest.approx({"accuracy": 0.6, "precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3})
+    matrix = metrics.confusion_matrix(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 0, 2]), num_classes=4)
+    assert matrix.tolist() == [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
+
+
+# ---- plotting ------------------------------------------------------------------------------
+def _titled_and_labelled(fig):
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    return all(ax.get_title() for ax in axes if ax.axison) and all(
+        ax.get_xlabel() and ax.get_ylabel() for ax in axes if ax.axison)
+
+
+def test_plots_have_titles_labels_and_do_not_touch_history(tmp_path):
+    history = {"epoch": [1, 2], "step": [10, 20], "train_loss": [1.0, 0.5], "dev_loss": [1.1, 0.7],
+               "train_acc": [0.5, 0.8], "dev_acc": [0.4, 0.7]}
+    snapshot = json.dumps(history)
+    fig = plotting.plot_history(history, metrics=("loss", "acc"))
+    assert json.dumps(history) == snapshot and _titled_and_labelled(fig)
+    assert all(ax.get_legend() is not None for ax in fig.axes)
+    fig = plotting.plot_decision_boundary(lambda p: (p[:, 0] > 0).long(), torch.randn(30, 2),
+                                          torch.randint(0, 2, (30,)), resolution=20)
+    assert _titled_and_labelled(fig)
+    fig = plotting.plot_confusion_matrix(np.array([[3, 1], [0, 4]]), ["no", "yes"], save_path=tmp_path / "c.png")
+    assert _titled_and_labelled(fig) and (tmp_path / "c.png").stat().st_size > 0
+    fig = plotting.show_images(torch.randint(0, 255, (5, 1, 8, 8), dtype=torch.uint8), labels=torch.arange(5),
+                               predictions=torch.tensor([0, 1, 0, 3, 4]))
+    assert fig._suptitle.get_text() and fig.axes[2].title.get_color() == "red"
+    assert fig.patch.get_alpha() == 1.0
+    plt.close("all")
+
+
+# ---- exercises -----------------------------------------------------------------------------
+def test_check_passes_and_reports(capsys):
+    with exercises.check("9.1"):
+        exercises.expect_close(torch.ones(2) * 0.1 * 3, torch.full((2,), 0.3), "close enough")
+        exercises.expect_equal(torch.tensor([1, 2]), torch.tensor([1, 2]), "equal")
+        exercises.expect_shape(torch.zeros(2, 3), (2, 3))
+    assert "Exercise 9.1: all checks passed." in capsys.readouterr().out
+
+
+def test_check_failures_say_what_is_wrong():
+    def stub(x):
+        raise NotImplementedError
+
+    with pytest.raises(exercises.ExerciseFailed, match="not done yet"):
+        with exercises.check("9.2"):
+            exercises.expect_close(stub(1), 1, "x")
+    with pytest.raises(exercises.ExerciseFailed, match=r"not right yet: transpose.*shape \(2, 3\) where \(3, 2\)"):
+        with exercises.check("9.3"):
+            exercises.expect_close(torch.zeros(2, 3), torch.zeros(3, 2), "transpose")
+    with pytest.raises(exercises.ExerciseFailed, match=r"largest difference 0.5\)\. Hint: h"):
+        with exercises.check("9.4", hint="h"):
+            exercises.expect_close(torch.tensor([1.0]), torch.tensor([1.5]), "value")
+    with pytest.raises(exercises.ExerciseFailed, match="raised ZeroDivisionError"):
+        with exercises.check("9.5"):
+            1 / 0
+    with pytest.raises(exercises.ExerciseFailed, match="not done yet"):
+        with exercises.check("9.6"):
+            exercises.expect_equal(..., 3, "value answer")
+
+
+# ---- synthetic data ------------------------------------------------------------------------
+def test_synthetic_shapes_are_learnable_by_a_small_cnn():
+    """The CIFAR-10 fallback must be a real learning task: a tiny CNN beats chance by far."""
+    torch.manual_seed(0)
+    images, labels = synthetic.make_shapes(3000, seed=0)
+    x = images.float() / 255 - 0.5
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(32 * 8 * 8, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(3):
+        for i in range(0, 2500, 50):
+            loss = F.cross_entropy(model(x[i:i + 50]), labels[i:i + 50])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        accuracy = (model(x[2500:]).argmax(1) == labels[2500:]).float().mean().item()
+    assert accuracy > 0.6, f"a small CNN reached only {accuracy:.2f} on the synthetic shapes"
+
+
+def test_colour_alone_does_not_give_the_shape_class_away():
+    images, labels = synthetic.make_shapes(2000, seed=1)
+    mean_colour = images.float().mean(dim=(2, 3))  # (N, 3)
+    per_class = torch.stack([mean_colour[labels == c].mean(0) for c in range(10)])
+    assert per_class.std(0).max() < 0.15 * 255

@@ -1,0 +1,79 @@
+"""Gates on the committed notebooks: clean, complete exercises, listed in the book, student versions."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from course_utils.student import make_student_version
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+IDS = [path.name for path in NOTEBOOKS]
+
+
+def tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def test_there_are_chapters():
+    assert len(NOTEBOOKS) >= 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_is_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    dirty = [i for i, cell in enumerate(notebook.cells)
+             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_exercises_follow_the_convention(path):
+    """Each solution cell comes right after its exercise stub and right before a self-check."""
+    cells = nbformat.read(path, as_version=4).cells
+    solutions = [i for i, cell in enumerate(cells) if "solution" in tags(cell)]
+    minimum = 1 if path.name.startswith("00_") else 6
+    assert len(solutions) >= minimum, f"{path.name} has {len(solutions)} exercises, needs at least {minimum}"
+    for i in solutions:
+        assert "hide-cell" in tags(cells[i]), f"{path.name} cell {i}: a solution must be tagged hide-cell too"
+        assert "exercise" in tags(cells[i - 1]), f"{path.name} cell {i}: no exercise stub before the solution"
+        assert "NotImplementedError" in cells[i - 1].source or "..." in cells[i - 1].source
+        assert "with check(" in cells[i + 1].source, f"{path.name} cell {i}: no self-check after the solution"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_exact_output_cells_declare_their_output(path):
+    for cell in nbformat.read(path, as_version=4).cells:
+        if "nbval-check-output" in tags(cell):
+            assert isinstance(cell.metadata.get("expected_output"), str)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figures_have_alt_text(path):
+    """Cells that show a figure say in words what it shows (cell metadata mystnb.image.alt)."""
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type == "code" and "plt.show()" in cell.source and "solution" not in tags(cell):
+            alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+            assert len(alt) > 15, f"{path.name} cell {i} shows a figure but has no alt text in mystnb.image.alt"
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = {entry["file"] for part in toc["parts"] for entry in part["chapters"]}
+    for path in NOTEBOOKS:
+        assert f"chapters/{path.stem}" in files, f"{path.name} is missing from _toc.yml"
+    for name in files:
+        assert (ROOT / f"{name}.ipynb").exists() or (ROOT / f"{name}.md").exists(), f"_toc.yml lists missing {name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_student_version_drops_solutions_only(path, tmp_path):
+    original = nbformat.read(path, as_version=4)
+    student = nbformat.read(make_student_version(path, tmp_path), as_version=4)
+    assert not [cell for cell in student.cells if "solution" in tags(cell)]
+    kept = [cell.source for cell in original.cells if "solution" not in tags(cell)]
+    assert [cell.source for cell in student.cells[1:]] == kept
+    assert "Student version" in student.cells[0].source
