@@ -1,0 +1,77 @@
+"""How much time does the Runner add over a plain, hand-written PyTorch loop?
+
+Same model (the seed's SimpleCNN), same data, same epochs, same optimizer; the
+plain loop records `loss.item()` every step as the Runner does. Runs alternate
+so that both see the same machine load. Budget: at most 5% overhead.
+
+    python benchmarks/runner_overhead.py [--device cpu] [--num-images 8192] [--epochs 2] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from common import SimpleCNN, fake_images, median, timed
+from course_utils import Runner, get_device, set_seed
+
+BUDGET = 1.05
+
+
+def plain_loop(model, optimizer, loss_fn, loader, num_epochs, device):
+    model.train()
+    losses = []
+    for _ in range(num_epochs):
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return losses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--num-images", type=int, default=8192)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    device = get_device(args.device)
+    x, y = fake_images(args.num_images, (1, 28, 28))
+    loader = DataLoader(TensorDataset(x, y), batch_size=args.batch_size, shuffle=True)
+
+    def fresh():
+        set_seed(0)
+        model = SimpleCNN().to(device)
+        return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+
+    def run_plain():
+        model, optimizer = fresh()
+        plain_loop(model, optimizer, nn.CrossEntropyLoss(), loader, args.epochs, device)
+
+    def run_runner():
+        model, optimizer = fresh()
+        Runner(model, optimizer, nn.CrossEntropyLoss(), device=device).train(loader, num_epochs=args.epochs,
+                                                                             progress=False)
+
+    run_plain(), run_runner()  # warm-up
+    plain, runner = [], []
+    for _ in range(args.repeats):  # alternate, so both see the same machine load
+        plain += timed(run_plain, device, 1)
+        runner += timed(run_runner, device, 1)
+    ratio = median(runner) / median(plain)
+    print(f"device {device}, {args.num_images} images x {args.epochs} epochs, batch {args.batch_size}, "
+          f"{args.repeats} alternating runs")
+    print(f"plain loop: median {median(plain):.3f} s   Runner: median {median(runner):.3f} s")
+    print(f"Runner / plain = {ratio:.3f}  (budget <= {BUDGET:.2f}: {'PASS' if ratio <= BUDGET else 'FAIL'})")
+
+
+if __name__ == "__main__":
+    main()

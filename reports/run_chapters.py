@@ -1,0 +1,74 @@
+"""Execute every chapter the way CI does (pytest + nbval) and write a timing/results report.
+
+Each chapter runs in its own pytest process with COURSE_METRICS_DIR set, so
+the key results it records (course_utils.record_results) land in the report
+next to its wall time, device and versions. The book's status page reads the
+reports in this folder.
+
+    python reports/run_chapters.py --label cpu-fast --fast     # FAST mode on this machine
+    python reports/run_chapters.py --label cpu-default         # the real lesson on a CPU
+    python reports/run_chapters.py --label gpu-default         # on a GPU machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
+    with tempfile.TemporaryDirectory() as metrics_dir:
+        env = dict(os.environ, COURSE_METRICS_DIR=metrics_dir)
+        env.pop("COURSE_FAST", None)
+        if fast:
+            env["COURSE_FAST"] = "1"
+        command = [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+                   f"--nbval-cell-timeout={timeout}", str(path)]
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        recorded = {}
+        for result_file in Path(metrics_dir).glob("*.json"):
+            recorded.update(json.loads(result_file.read_text())["results"])
+    summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    return {"passed": done.returncode == 0, "wall_s": round(wall, 1), "pytest": summary, "results": recorded}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--label", required=True, help="report name, e.g. cpu-fast, cpu-default, gpu-default")
+    parser.add_argument("--fast", action="store_true", help="run with COURSE_FAST=1")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    parser.add_argument("chapters", nargs="*", type=Path, help="notebooks (default: chapters/*.ipynb)")
+    args = parser.parse_args()
+    notebooks = args.chapters or sorted((ROOT / "chapters").glob("*.ipynb"))
+    report = {
+        "label": args.label, "fast": args.fast, "date": time.strftime("%Y-%m-%d"),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)",
+        "python": platform.python_version(), "torch": torch.__version__, "chapters": {},
+    }
+    for path in notebooks:
+        outcome = run_chapter(path.resolve(), args.fast, args.timeout)
+        report["chapters"][path.stem] = outcome
+        print(f"{path.stem:<40} {'ok ' if outcome['passed'] else 'FAIL'} {outcome['wall_s']:>7.1f} s  "
+              f"{outcome['pytest']}", flush=True)
+    target = ROOT / "reports" / f"{args.label}.json"
+    target.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {target}")
+    if not all(chapter["passed"] for chapter in report["chapters"].values()):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
