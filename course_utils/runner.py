@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain bars: they are only shown in a terminal
 
 from .callbacks import BestModelSaver, Callback
 from .checkpoint import atomic_save, get_rng_state, load_checkpoint, load_state_dict_checked, set_rng_state

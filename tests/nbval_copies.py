@@ -30,6 +30,7 @@ def make_copy(source: Path, output_dir: Path) -> tuple[Path, int]:
             if "expected_output" not in cell.metadata:
                 raise ValueError(f"{source}: a cell tagged {CHECK_TAG} has no metadata 'expected_output'")
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=cell.metadata["expected_output"])]
+            cell.execution_count = 1  # nbval rejects stored outputs on a cell that was never run
             checked += 1
     target = output_dir / source.name
     nbformat.write(notebook, target)
