@@ -61,6 +61,7 @@ class Runner:
         self.stop_training = False
         self.epoch = self.global_step = 0
         self._bar = None
+        self.verbose = True
 
     # ---- moving data and computing the loss ------------------------------------------
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,7 +90,7 @@ class Runner:
     # ---- training --------------------------------------------------------------------
     def train(self, train_loader, dev_loader=None, num_epochs: int = 1, log_steps: int | None = None,
               eval_steps: int | None = None, save_path=None, monitor: str = "dev_loss", mode: str | None = None,
-              checkpoint_path=None, progress: bool | None = None) -> dict:
+              checkpoint_path=None, progress: bool | None = None, verbose: bool = True) -> dict:
         """Train for `num_epochs` epochs and return the history.
 
         Args:
@@ -104,6 +105,7 @@ class Runner:
             checkpoint_path: write a full checkpoint here after every epoch; if the file
                 exists when training starts, training resumes from it.
             progress: show a progress bar; by default only in an interactive terminal.
+            verbose: print the log lines ([Train], [Evaluate], [Saver], ...); False keeps quiet.
 
         Returns:
             The history: a dict of lists, one entry per evaluation ("epoch", "step",
@@ -113,7 +115,7 @@ class Runner:
         if save_path is not None:
             callbacks.append(BestModelSaver(save_path, monitor, mode))
         callbacks.sort(key=lambda cb: cb.order)
-        self.stop_training, start_epoch = False, 0
+        self.stop_training, start_epoch, self.verbose = False, 0, verbose
         if checkpoint_path is not None and Path(checkpoint_path).exists():
             start_epoch = self._resume(checkpoint_path, callbacks)
             self.log(f"[Resume] continuing from {checkpoint_path} after epoch {start_epoch}")
@@ -277,7 +279,9 @@ class Runner:
         return state["epoch"]
 
     def log(self, message: str) -> None:
-        """Print a line without breaking an active progress bar."""
+        """Print a line without breaking an active progress bar (nothing when `verbose` is off)."""
+        if not self.verbose:
+            return
         if self._bar is not None:
             tqdm.write(message)
         else:

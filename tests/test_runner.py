@@ -33,6 +33,12 @@ def test_history_per_eval_steps_and_log_lines(blobs, capsys):
     assert out.count("[Train]") == 6 and out.count("[Evaluate]") == 4
 
 
+def test_quiet_training_prints_nothing(blobs, capsys):
+    train, dev = blobs
+    make_runner().train(train, dev, num_epochs=2, log_steps=1, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
 def test_evaluate_weights_batches_by_size():
     x, y = torch.zeros(5, 2), torch.tensor([0, 0, 0, 0, 1])
     model = nn.Linear(2, 2)
