@@ -33,8 +33,10 @@ class Runner:
         model: the network.
         optimizer: an optimizer over `model.parameters()`.
         loss_fn: e.g. `nn.CrossEntropyLoss()`; called as `loss_fn(outputs, targets)`.
-        metrics: name -> function(outputs, targets) giving a float per batch,
-            e.g. `{"acc": accuracy}`; averaged over samples.
+        metrics: name -> function(outputs, targets) giving a float, e.g.
+            `{"acc": accuracy}`. `evaluate` applies it to the whole set at once;
+            the `train_<name>` values logged during training average it over batches
+            (exact for accuracy, approximate for metrics such as F1).
         device: a device or its name; by default `get_device()` (CUDA, MPS, CPU).
         scheduler: optional learning-rate scheduler, stepped every epoch
             (or every step with `scheduler_interval="step"`).
@@ -204,24 +206,25 @@ class Runner:
     # ---- evaluation and prediction -----------------------------------------------------
     @torch.no_grad()
     def evaluate(self, data_loader) -> dict:
-        """Average loss and metrics over `data_loader`, weighted by batch size.
+        """Loss (averaged over samples) and metrics (computed on all outputs at once) over `data_loader`.
 
         The model's previous train/eval mode is restored afterwards.
         """
         was_training = self.model.training
         self.model.eval()
-        sums, count = {}, 0
+        loss_sum, all_outputs, all_targets = 0.0, [], []
         for i, batch in enumerate(data_loader):
             x, y = self._split(batch)
             outputs, loss = self._forward_loss(x, y, check=i == 0)
-            values = {"loss": loss.item(), **self._batch_metrics(outputs, y)}
-            for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + value * len(y)
-            count += len(y)
+            loss_sum += loss.item() * len(y)
+            all_outputs.append(outputs)
+            all_targets.append(y)
         self.model.train(was_training)
-        if count == 0:
+        if not all_targets:
             raise ValueError("evaluate() got an empty data loader: check the dataset split sizes.")
-        return {name: total / count for name, total in sums.items()}
+        outputs, targets = torch.cat(all_outputs), torch.cat(all_targets)
+        # metrics see the whole set at once, so F1 or balanced accuracy are exact, not batch averages
+        return {"loss": loss_sum / len(targets), **self._batch_metrics(outputs, targets)}
 
     @torch.no_grad()
     def predict(self, data, batch_size: int = 1024) -> torch.Tensor:

@@ -83,7 +83,8 @@ def load_credit_default() -> Table:
     try:
         path = _path("credit_default")
     except DataUnavailable as error:
-        fallback = "synthetic imbalanced table: 30,000 rows, 23 features, 22.12% positives (scikit-learn make_classification)"
+        fallback = ("synthetic imbalanced table: 30,000 rows, 23 features, about 22% positives "
+                    "(scikit-learn make_classification with 5% label noise)")
         say_fallback("credit_default", error, fallback)
         return Table(make_credit_like(), "default payment next month", "credit-default fallback (synthetic)",
                      "fallback", f"FALLBACK for the credit-card default data: {fallback}")

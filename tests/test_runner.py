@@ -33,6 +33,18 @@ def test_history_per_eval_steps_and_log_lines(blobs, capsys):
     assert out.count("[Train]") == 6 and out.count("[Evaluate]") == 4
 
 
+def test_evaluate_computes_metrics_on_the_whole_set():
+    """F1 is not an average over batches: evaluate must compute it on all predictions."""
+    from course_utils import classification_scores
+
+    logits = torch.tensor([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    targets = torch.tensor([1, 0, 1, 1, 0, 0])
+    f1 = lambda out, y: classification_scores(y, out.argmax(1))["f1"]  # noqa: E731
+    runner = Runner(nn.Identity(), None, nn.CrossEntropyLoss(), metrics={"f1": f1}, device="cpu")
+    scores = runner.evaluate(DataLoader(TensorDataset(logits, targets), batch_size=2))
+    assert scores["f1"] == pytest.approx(classification_scores(targets, logits.argmax(1))["f1"])
+
+
 def test_quiet_training_prints_nothing(blobs, capsys):
     train, dev = blobs
     make_runner().train(train, dev, num_epochs=2, log_steps=1, verbose=False)
