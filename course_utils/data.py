@@ -205,8 +205,17 @@ def download(name: str, root: str | os.PathLike | None = None, timeout: float = 
     return target_dir
 
 
+_ANNOUNCED: set[str] = set()
+
+
 def say_fallback(name: str, error: Exception, fallback: str) -> None:
-    """Print the one line that says the real data is missing and which fallback is used instead."""
+    """Print the one line that says the real data is missing and which fallback is used instead.
+
+    Printed once per dataset and Python session (loading the train and test splits says it once).
+    """
+    if name in _ANNOUNCED:
+        return
+    _ANNOUNCED.add(name)
     reason = "COURSE_OFFLINE=1" if env_flag("COURSE_OFFLINE") else str(error).split("; tried")[0]
     print(f"[data] {dataset_info(name).title.split(' (')[0]} is not available here ({reason}); using the FALLBACK "
           f"{fallback}. Numbers computed on it are NOT results on the real dataset "

@@ -27,9 +27,10 @@ __all__ = ["ImageDataset", "load_cifar10", "load_mnist"]
 class ImageDataset(Dataset):
     """Images kept as one uint8 tensor (N, C, H, W), normalised on the fly.
 
-    `dataset[i]` returns `(image, label)` with the image as a float tensor
-    normalised by the dataset's per-channel mean and std, then passed through
-    `transform` if one is given (e.g. random flips for training data only).
+    `dataset[i]` returns `(image, label)`: the image as a float tensor with
+    pixel values in [0, 1], passed through `transform` if one is given (e.g.
+    random flips or grayscale for training data only, which need real pixel
+    values), then normalised by the dataset's per-channel mean and std.
 
     Attributes:
         images: uint8 tensor (N, C, H, W). targets: int64 tensor (N,).
@@ -50,10 +51,11 @@ class ImageDataset(Dataset):
         return len(self.targets)
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 images (…, C, H, W) -> normalised float images."""
+        """uint8 images, or float images in [0, 1], shaped (…, C, H, W) -> normalised float images."""
+        pixels = images if images.is_floating_point() else images.float() / 255
         mean = torch.tensor(self.mean, device=images.device).view(-1, 1, 1)
         std = torch.tensor(self.std, device=images.device).view(-1, 1, 1)
-        return (images.float() / 255 - mean) / std
+        return (pixels - mean) / std
 
     def unnormalize(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised float images -> values in [0, 1] for display."""
@@ -62,10 +64,10 @@ class ImageDataset(Dataset):
         return (images * std + mean).clamp(0, 1)
 
     def __getitem__(self, index: int):
-        image = self.normalize(self.images[index])
+        image = self.images[index].float() / 255  # (C, H, W) pixel values in [0, 1]
         if self.transform is not None:
             image = self.transform(image)
-        return image, self.targets[index]
+        return self.normalize(image), self.targets[index]
 
     def tensors(self, device=None) -> tuple[torch.Tensor, torch.Tensor]:
         """All images (normalised, no transform) and labels as two tensors, e.g. to keep on a GPU."""

@@ -79,11 +79,16 @@ def test_data_page_documents_every_dataset():
         assert f"`{name}`" in page
 
 
+@pytest.fixture(autouse=True)
+def _announce_again(monkeypatch):
+    monkeypatch.setattr(data, "_ANNOUNCED", set())  # each test sees the fallback notice afresh
+
+
 def test_mnist_offline_uses_labelled_digits_fallback(monkeypatch, capsys):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     train, test = datasets.load_mnist("train"), datasets.load_mnist("test")
     lines = [line for line in capsys.readouterr().out.splitlines() if line]
-    assert len(lines) == 2 and all("FALLBACK" in line and "NOT results on the real dataset" in line for line in lines)
+    assert len(lines) == 1 and "FALLBACK" in lines[0] and "NOT results on the real dataset" in lines[0]
     assert train.is_fallback and "FALLBACK" in train.description
     assert train.images.shape[1:] == (1, 28, 28) and train.images.dtype == torch.uint8
     assert len(train) == 1437 and len(test) == 360
@@ -138,6 +143,16 @@ def test_image_dataset_split_and_subset(monkeypatch):
     assert len(full.subset(100)) == 100
     x, _ = full.tensors()
     assert torch.allclose(full.unnormalize(x), full.images.float() / 255, atol=1e-6)
+
+
+def test_transform_sees_pixel_values_then_normalisation(monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    seen = []
+    plain = datasets.load_mnist("test")
+    spy = datasets.load_mnist("test", transform=lambda image: seen.append(image) or 1 - image)  # inverts pixels
+    x, _ = spy[0]
+    assert 0 <= seen[0].min() and seen[0].max() <= 1  # the transform got pixel values in [0, 1]
+    assert torch.allclose(x, plain.normalize(1 - plain.images[0].float() / 255))
 
 
 def test_tabular_fallbacks_are_labelled(monkeypatch):
