@@ -37,8 +37,9 @@ def main() -> None:
     runner = Runner(model, optimizer, nn.CrossEntropyLoss(), device=device, amp=True, channels_last=True)
     loader = DeviceLoader(x.to(device), y.to(device), batch_size=args.batch_size, shuffle=True,
                           transform=random_horizontal_flip)
-    runner.train(loader, num_epochs=1, progress=False)  # warm-up
-    times = timed(lambda: runner.train(loader, num_epochs=1, progress=False), device, args.epochs)
+    runner.train(loader, num_epochs=1, progress=False, verbose=False)  # warm-up
+    times = timed(lambda: runner.train(loader, num_epochs=1, progress=False, verbose=False), device,
+                  args.epochs)
     per_epoch = median(times)
     print(f"device {device}, amp {runner.amp}, channels_last {runner.channels_last}: "
           f"{per_epoch:.3f} s per epoch of {args.num_images} images (median of {args.epochs})")

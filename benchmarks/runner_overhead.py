@@ -58,8 +58,8 @@ def main() -> None:
 
     def run_runner():
         model, optimizer = fresh()
-        Runner(model, optimizer, nn.CrossEntropyLoss(), device=device).train(loader, num_epochs=args.epochs,
-                                                                             progress=False)
+        runner = Runner(model, optimizer, nn.CrossEntropyLoss(), device=device)
+        runner.train(loader, num_epochs=args.epochs, progress=False, verbose=False)
 
     run_plain(), run_runner()  # warm-up
     plain, runner = [], []
