@@ -39,6 +39,8 @@ def test_exercises_follow_the_convention(path):
     assert len(solutions) >= minimum, f"{path.name} has {len(solutions)} exercises, needs at least {minimum}"
     for i in solutions:
         assert "hide-cell" in tags(cells[i]), f"{path.name} cell {i}: a solution must be tagged hide-cell too"
+        assert cells[i].metadata.get("mystnb", {}).get("code_prompt_show") == "Show the solution", \
+            f"{path.name} cell {i}: the website's toggle should read 'Show the solution' (mystnb.code_prompt_show)"
         assert "exercise" in tags(cells[i - 1]), f"{path.name} cell {i}: no exercise stub before the solution"
         assert "NotImplementedError" in cells[i - 1].source or "..." in cells[i - 1].source
         assert "with check(" in cells[i + 1].source, f"{path.name} cell {i}: no self-check after the solution"
