@@ -29,7 +29,8 @@ build/static/mathjax/tex-mml-chtml.js: node_modules/.package-lock.json
 setup: $(STAMP) build/static/mathjax/tex-mml-chtml.js
 
 book: setup
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	# --all: re-execute every page, so a FAST build never leaves its outputs in a full one (and vice versa)
+	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	@echo "The website is in _build/html/index.html"
 
 book-fast:
