@@ -86,7 +86,7 @@ class Runner:
             check_loss_inputs(self.loss_fn, outputs, y)
         return outputs, self.loss_fn(outputs, y)
 
-    def _batch_metrics(self, outputs, y) -> dict:
+    def _metrics(self, outputs, y) -> dict:
         return {name: float(fn(outputs, y)) for name, fn in self.metrics.items()}
 
     # ---- training --------------------------------------------------------------------
@@ -159,7 +159,7 @@ class Runner:
                 self.scheduler.step()
             self.global_step += 1
             n = len(y)
-            values = {"loss": loss.item(), **self._batch_metrics(outputs.detach(), y)}
+            values = {"loss": loss.item(), **self._metrics(outputs.detach(), y)}
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value * n
             count += n
@@ -224,7 +224,7 @@ class Runner:
             raise ValueError("evaluate() got an empty data loader: check the dataset split sizes.")
         outputs, targets = torch.cat(all_outputs), torch.cat(all_targets)
         # metrics see the whole set at once, so F1 or balanced accuracy are exact, not batch averages
-        return {"loss": loss_sum / len(targets), **self._batch_metrics(outputs, targets)}
+        return {"loss": loss_sum / len(targets), **self._metrics(outputs, targets)}
 
     @torch.no_grad()
     def predict(self, data, batch_size: int = 1024) -> torch.Tensor:

@@ -21,12 +21,16 @@ PAGES = sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html")
                if p.name not in SKIP_PAGES and "_static" not in p.parts) if SITE.is_dir() else []
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # keep one line per request out of the test output
+        pass
+
+
 @pytest.fixture(scope="session")
 def server():
     if not (SITE / "index.html").exists():
         pytest.fail(f"No built site at {SITE}: build it first with `make book-fast`.")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *args: None
+    handler = functools.partial(QuietHandler, directory=str(SITE))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
