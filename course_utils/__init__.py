@@ -12,7 +12,7 @@ from .callbacks import BestModelSaver, Callback, EarlyStopping
 from .data import DataUnavailable, download
 from .datasets import ImageDataset, load_cifar10, load_mnist
 from .exercises import check, expect, expect_close, expect_equal, expect_shape
-from .loaders import DeviceLoader, random_horizontal_flip
+from .loaders import DeviceLoader, random_grayscale, random_horizontal_flip
 from .metrics import accuracy, binary_accuracy, classification_scores, confusion_matrix
 from .plotting import plot_confusion_matrix, plot_decision_boundary, plot_history, show_images
 from .runner import Runner
@@ -22,9 +22,10 @@ from .utils import FAST, Timer, count_parameters, get_device, record_results, se
 __version__ = "0.1.0"
 
 __all__ = [
-    "FAST", "BestModelSaver", "Callback", "DataUnavailable", "DeviceLoader", "EarlyStopping", "ImageDataset", "Runner", "Table",
-    "Timer", "accuracy", "binary_accuracy", "check", "classification_scores", "confusion_matrix", "count_parameters",
-    "download", "expect", "expect_close", "expect_equal", "expect_shape", "get_device", "load_cifar10",
-    "load_credit_default", "load_energy", "load_mnist", "load_somerville", "plot_confusion_matrix",
-    "plot_decision_boundary", "plot_history", "random_horizontal_flip", "record_results", "set_seed", "show_images",
+    "FAST", "BestModelSaver", "Callback", "DataUnavailable", "DeviceLoader", "EarlyStopping", "ImageDataset",
+    "Runner", "Table", "Timer", "accuracy", "binary_accuracy", "check", "classification_scores", "confusion_matrix",
+    "count_parameters", "download", "expect", "expect_close", "expect_equal", "expect_shape", "get_device",
+    "load_cifar10", "load_credit_default", "load_energy", "load_mnist", "load_somerville", "plot_confusion_matrix",
+    "plot_decision_boundary", "plot_history", "random_grayscale", "random_horizontal_flip", "record_results",
+    "set_seed", "show_images",
 ]

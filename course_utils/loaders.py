@@ -13,7 +13,7 @@ import math
 
 import torch
 
-__all__ = ["DeviceLoader", "random_horizontal_flip"]
+__all__ = ["DeviceLoader", "random_grayscale", "random_horizontal_flip"]
 
 
 class DeviceLoader:
@@ -23,14 +23,17 @@ class DeviceLoader:
         inputs: (N, ...) tensor, already on the device you train on.
         targets: (N, ...) tensor on the same device.
         batch_size: samples per batch.
-        shuffle: draw a new random order every epoch (from the device's global RNG,
-            so `set_seed` and checkpoint resume make it repeat).
+        shuffle: draw a new random order every epoch (`set_seed` and checkpoint resume
+            make it repeat).
         transform: optional function applied to each input batch, e.g. `random_horizontal_flip`.
         drop_last: skip a last, smaller batch.
+        generator: optional CPU `torch.Generator` for the order, as in `DataLoader`; by
+            default the global CPU RNG (seeded by `set_seed`). The order is drawn on the
+            CPU, so a seed gives the same batches on every device.
     """
 
     def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, shuffle: bool = False,
-                 transform=None, drop_last: bool = False) -> None:
+                 transform=None, drop_last: bool = False, generator: torch.Generator | None = None) -> None:
         if len(inputs) != len(targets):
             raise ValueError(f"inputs and targets differ in length: {len(inputs)} vs {len(targets)}.")
         if inputs.device != targets.device:
@@ -39,6 +42,7 @@ class DeviceLoader:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
         self.inputs, self.targets = inputs, targets
         self.batch_size, self.shuffle, self.transform, self.drop_last = batch_size, shuffle, transform, drop_last
+        self.generator = generator
 
     def __len__(self) -> int:
         rounding = math.floor if self.drop_last else math.ceil
@@ -46,7 +50,10 @@ class DeviceLoader:
 
     def __iter__(self):
         n, device = len(self.inputs), self.inputs.device
-        order = torch.randperm(n, device=device) if self.shuffle else torch.arange(n, device=device)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(device)
+        else:
+            order = torch.arange(n, device=device)
         for i in range(len(self)):
             index = order[i * self.batch_size:(i + 1) * self.batch_size]
             x = self.inputs[index]
@@ -59,3 +66,17 @@ def random_horizontal_flip(images: torch.Tensor, p: float = 0.5) -> torch.Tensor
     """Flip each image of a (B, C, H, W) batch left-right with probability `p`, on its own device."""
     flip = torch.rand(len(images), device=images.device) < p
     return torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+
+
+def random_grayscale(images: torch.Tensor, p: float = 0.1) -> torch.Tensor:
+    """Turn each RGB image of a (B, 3, H, W) batch grey with probability `p`, on its own device.
+
+    Uses the luma weights of torchvision's `Grayscale` and keeps three (equal) channels,
+    like `v2.RandomGrayscale`. Expects pixel values, not normalised images.
+    """
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"random_grayscale expects RGB batches (B, 3, H, W), got shape {tuple(images.shape)}.")
+    weights = torch.tensor([0.2989, 0.587, 0.114], device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
+    gray = (images * weights).sum(dim=1, keepdim=True).expand_as(images)
+    pick = torch.rand(len(images), device=images.device) < p
+    return torch.where(pick.view(-1, 1, 1, 1), gray, images)

@@ -42,8 +42,11 @@ class Runner:
             (or every step with `scheduler_interval="step"`).
         callbacks: extra `Callback` objects (e.g. `EarlyStopping`).
         grad_clip: if set, clip the gradients' global norm to this value.
-        amp: use bfloat16 autocast (CUDA only; ignored on other devices).
-        channels_last: store the model and 4-D inputs channels-last (CUDA only).
+        amp: run the forward pass under bfloat16 autocast (mixed precision). Fast on
+            CUDA GPUs with tensor cores; it also works on a CPU, where it is usually
+            slower, so chapters turn it on only on a GPU (`amp=ON_GPU`). Off by default.
+        channels_last: store the model and 4-D inputs channels-last (NHWC), the layout
+            GPU convolution kernels prefer. Off by default; works on CUDA and CPU.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, metrics: dict | None = None,
@@ -52,8 +55,10 @@ class Runner:
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}.")
         self.device = device if isinstance(device, torch.device) else get_device(device)
-        on_cuda = self.device.type == "cuda"
-        self.amp, self.channels_last = amp and on_cuda, channels_last and on_cuda
+        if (amp or channels_last) and self.device.type not in ("cuda", "cpu"):
+            raise ValueError(f"amp and channels_last are supported on CUDA and CPU devices, not on "
+                             f"{self.device}; leave them off (the default) there.")
+        self.amp, self.channels_last = amp, channels_last
         self.model = model.to(self.device, memory_format=torch.channels_last) if self.channels_last \
             else model.to(self.device)
         self.optimizer, self.loss_fn, self.metrics = optimizer, loss_fn, dict(metrics or {})

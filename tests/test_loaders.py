@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import DeviceLoader, Runner, accuracy, random_horizontal_flip, set_seed
+from course_utils import (DeviceLoader, ImageDataset, Runner, accuracy, random_grayscale, random_horizontal_flip,
+                          set_seed)
 
 
 def test_every_sample_once_per_epoch_and_shuffle_repeats_with_seed():
@@ -40,3 +41,42 @@ def test_runner_trains_from_a_device_loader(blobs):
                     metrics={"acc": accuracy}, device="cpu")
     runner.train(DeviceLoader(x, y, batch_size=32, shuffle=True), dev, num_epochs=3)
     assert runner.evaluate(dev)["acc"] > 0.9
+
+
+def test_generator_fixes_the_order_like_a_dataloader():
+    x, y = torch.arange(20).float().view(20, 1), torch.arange(20)
+    orders = [torch.cat([b for _, b in DeviceLoader(x, y, 8, shuffle=True, generator=torch.Generator().manual_seed(3))])
+              for _ in range(2)]
+    assert torch.equal(orders[0], orders[1]) and orders[0].tolist() != list(range(20))
+
+
+def test_random_grayscale_matches_torchvision_per_image():
+    from torchvision.transforms import v2
+
+    images = torch.rand(4, 3, 5, 6)
+    assert torch.allclose(random_grayscale(images, p=1.0), torch.stack([v2.Grayscale(3)(im) for im in images]),
+                          atol=1e-6)
+    assert torch.equal(random_grayscale(images, p=0.0), images)
+    torch.manual_seed(0)
+    mixed = random_grayscale(torch.rand(2000, 3, 1, 1), p=0.25)
+    grey = (mixed[:, 0] == mixed[:, 1]).float().mean().item()
+    assert 0.2 < grey < 0.3, "each image decides on its own"
+    with pytest.raises(ValueError, match="RGB"):
+        random_grayscale(torch.rand(2, 1, 4, 4))
+
+
+def test_image_dataset_device_loader_equals_its_items():
+    images = torch.randint(0, 256, (10, 3, 4, 4), dtype=torch.uint8)
+    dataset = ImageDataset(images, torch.arange(10) % 3, ["a", "b", "c"], (0.5, 0.4, 0.3), (0.2, 0.2, 0.2),
+                           "toy", "real", "toy images")
+    loader = dataset.device_loader(4, "cpu")
+    batch_x, batch_y = next(iter(loader))
+    assert len(loader) == 3
+    assert torch.allclose(batch_x, torch.stack([dataset[i][0] for i in range(4)]))
+    assert torch.equal(batch_y, dataset.targets[:4])
+    flipped, _ = next(iter(dataset.device_loader(4, "cpu", transform=lambda x: x.flip(-1))))
+    assert torch.allclose(flipped, batch_x.flip(-1))  # transform sees pixels, normalisation follows
+    augmented = ImageDataset(images, dataset.targets, dataset.classes, dataset.mean, dataset.std, "toy", "real",
+                             "toy images", transform=lambda image: image.flip(-1))
+    with pytest.raises(ValueError, match="per-image transform"):
+        augmented.device_loader(4, "cpu")

@@ -226,3 +226,31 @@ def test_batches_must_be_pairs():
 def test_bad_scheduler_interval():
     with pytest.raises(ValueError, match="scheduler_interval"):
         make_runner(scheduler_interval="batch")
+
+
+def test_mixed_precision_and_channels_last_train_a_conv_net():
+    # The code path a GPU uses (bf16 autocast, NHWC layout), exercised on the CPU.
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(256) % 2
+    x = torch.randn(256, 3, 8, 8, generator=g) * 0.5 + (y.float() * 2 - 1).view(-1, 1, 1, 1)  # class = brightness
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(8, 2))
+    runner = Runner(model, torch.optim.Adam(model.parameters(), lr=0.01), nn.CrossEntropyLoss(),
+                    metrics={"acc": accuracy}, device="cpu", amp=True, channels_last=True)
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    seen = []
+    model[0].register_forward_hook(lambda module, inputs, output: seen.append((inputs[0], output.dtype)))
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+    history = runner.train(loader, loader, num_epochs=3, verbose=False)
+    assert history["dev_acc"][-1] > 0.95 and history["train_loss"][-1] < history["train_loss"][0]
+    outputs = runner.predict(x[:5])
+    assert outputs.dtype == torch.float32 and outputs.shape == (5, 2)  # bf16 inside, float32 out
+    first_input, conv_output_dtype = seen[0]
+    assert conv_output_dtype == torch.bfloat16 and model[0].weight.dtype == torch.float32  # bf16 compute, fp32 weights
+    assert first_input.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_mixed_precision_off_by_default():
+    runner = Runner(nn.Linear(2, 1), None, nn.MSELoss(), device="cpu")
+    assert not runner.amp and not runner.channels_last
