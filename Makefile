@@ -4,13 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help setup book book-fast test unit notebooks site-test student clean
+.PHONY: help setup book book-fast test unit notebooks site-test student benchmarks report clean
 
 help:
 	@echo "make book       set everything up and build the website (default mode) into _build/html"
 	@echo "make book-fast  the same with COURSE_FAST=1 (small data, few epochs: minutes, not hours)"
 	@echo "make test       set everything up and run the whole test suite (unit tests, notebooks, book, browser)"
 	@echo "make student    write student versions of the chapters (solutions removed) into student/"
+	@echo "make benchmarks run benchmarks/ on this machine's best device; results go to reports/ (several minutes)"
+	@echo "make report     run every chapter in default mode, timed; REPORT=gpu-default on a GPU (see reports/)"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +53,15 @@ test: unit notebooks book-fast site-test
 
 student: setup
 	$(BIN)/python -m course_utils.student chapters/*.ipynb --output-dir student
+
+benchmarks: setup
+	cd benchmarks && ../$(BIN)/python runner_overhead.py --report
+	cd benchmarks && ../$(BIN)/python data_path.py --report
+	cd benchmarks && ../$(BIN)/python resnet18_cifar.py --report
+
+REPORT ?= cpu-default
+report: setup
+	$(BIN)/python reports/run_chapters.py --label $(REPORT) $(if $(findstring fast,$(REPORT)),--fast)
 
 clean:
 	rm -rf _build build student

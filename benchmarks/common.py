@@ -1,13 +1,20 @@
-"""Shared pieces of the benchmarks: the seed's SimpleCNN, fake data, and timing."""
+"""Shared pieces of the benchmarks: the seed's SimpleCNN, fake data, timing, and the report file."""
 
 from __future__ import annotations
 
+import json
+import platform
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from course_utils import describe_device
+
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
 
 
 class SimpleCNN(nn.Module):
@@ -51,3 +58,18 @@ def timed(fn, device: torch.device, repeats: int) -> list[float]:
 
 def median(values) -> float:
     return statistics.median(values)
+
+
+def save_result(name: str, device: torch.device, result: dict) -> Path:
+    """Merge one benchmark's result into reports/benchmarks-<cpu|gpu>.json, which the book's status page shows.
+
+    `result` holds at least "value" (the measured number), "unit", "budget" (text) and
+    "passed" (True, False, or None where the budget is for another kind of device).
+    """
+    path = REPORTS / f"benchmarks-{'gpu' if device.type == 'cuda' else device.type}.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    report[name] = {**result, "date": time.strftime("%Y-%m-%d"), "device": describe_device(device),
+                    "torch": torch.__version__, "python": platform.python_version()}
+    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {path}")
+    return path

@@ -4,7 +4,7 @@ Same model (the seed's SimpleCNN), same data, same epochs, same optimizer; the
 plain loop records `loss.item()` every step as the Runner does. Runs alternate
 so that both see the same machine load. Budget: at most 5% overhead.
 
-    python benchmarks/runner_overhead.py [--device cpu] [--num-images 8192] [--epochs 2] [--repeats 5]
+    python benchmarks/runner_overhead.py [--device cpu] [--num-images 8192] [--epochs 2] [--repeats 5] [--report]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from common import SimpleCNN, fake_images, median, timed
+from common import SimpleCNN, fake_images, median, save_result, timed
 from course_utils import Runner, get_device, set_seed
 
 BUDGET = 1.05
@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--report", action="store_true", help="save the result for the book's status page")
     args = parser.parse_args()
     device = get_device(args.device)
     x, y = fake_images(args.num_images, (1, 28, 28))
@@ -71,6 +72,12 @@ def main() -> None:
           f"{args.repeats} alternating runs")
     print(f"plain loop: median {median(plain):.3f} s   Runner: median {median(runner):.3f} s")
     print(f"Runner / plain = {ratio:.3f}  (budget <= {BUDGET:.2f}: {'PASS' if ratio <= BUDGET else 'FAIL'})")
+    if args.report:
+        save_result("runner_overhead", device, {
+            "value": round(ratio, 3), "unit": "Runner time / plain loop time", "budget": f"<= {BUDGET}",
+            "passed": ratio <= BUDGET, "plain_s": round(median(plain), 3), "runner_s": round(median(runner), 3),
+            "setting": f"SimpleCNN, {args.num_images} images x {args.epochs} epochs, batch {args.batch_size}, "
+                       f"median of {args.repeats} alternating runs"})
 
 
 if __name__ == "__main__":

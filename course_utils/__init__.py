@@ -17,15 +17,15 @@ from .metrics import accuracy, binary_accuracy, classification_scores, confusion
 from .plotting import plot_confusion_matrix, plot_decision_boundary, plot_history, show_images
 from .runner import Runner
 from .tabular import Table, load_credit_default, load_energy, load_somerville
-from .utils import FAST, Timer, count_parameters, get_device, record_results, set_seed
+from .utils import FAST, Timer, count_parameters, describe_device, get_device, record_results, set_seed
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FAST", "BestModelSaver", "Callback", "DataUnavailable", "DeviceLoader", "EarlyStopping", "ImageDataset",
     "Runner", "Table", "Timer", "accuracy", "binary_accuracy", "check", "classification_scores", "confusion_matrix",
-    "count_parameters", "download", "expect", "expect_close", "expect_equal", "expect_shape", "get_device",
-    "load_cifar10", "load_credit_default", "load_energy", "load_mnist", "load_somerville", "plot_confusion_matrix",
-    "plot_decision_boundary", "plot_history", "random_grayscale", "random_horizontal_flip", "record_results",
-    "set_seed", "show_images",
+    "count_parameters", "describe_device", "download", "expect", "expect_close", "expect_equal", "expect_shape",
+    "get_device", "load_cifar10", "load_credit_default", "load_energy", "load_mnist", "load_somerville",
+    "plot_confusion_matrix", "plot_decision_boundary", "plot_history", "random_grayscale", "random_horizontal_flip",
+    "record_results", "set_seed", "show_images",
 ]

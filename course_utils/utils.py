@@ -17,6 +17,7 @@ __all__ = [
     "FAST",
     "Timer",
     "count_parameters",
+    "describe_device",
     "env_flag",
     "get_device",
     "record_results",
@@ -62,6 +63,14 @@ def get_device(preferred: str | None = None) -> torch.device:
         raise ValueError(f"Device {name!r} was requested but is not available on this machine; "
                          "unset COURSE_DEVICE or set it to 'auto' or 'cpu'.")
     return torch.device(name)
+
+
+def describe_device(device=None) -> str:
+    """The device's name for reports, e.g. "NVIDIA H200" or "CPU (2 cores)"."""
+    device = torch.device(device) if device is not None else get_device()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type.upper()} ({os.cpu_count()} cores)" if device.type == "cpu" else device.type.upper()
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:

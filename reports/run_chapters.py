@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from course_utils import describe_device
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -55,7 +57,7 @@ def main() -> None:
     notebooks = args.chapters or sorted((ROOT / "chapters").glob("*.ipynb"))
     report = {
         "label": args.label, "fast": args.fast, "date": time.strftime("%Y-%m-%d"),
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)",
+        "device": describe_device(),
         "python": platform.python_version(), "torch": torch.__version__, "chapters": {},
     }
     for path in notebooks:
