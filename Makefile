@@ -12,7 +12,7 @@ help:
 	@echo "make test       set everything up and run the whole test suite (unit tests, notebooks, book, browser)"
 	@echo "make student    write student versions of the chapters (solutions removed) into student/"
 	@echo "make benchmarks run benchmarks/ on this machine's best device; results go to reports/ (several minutes)"
-	@echo "make report     run every chapter in default mode, timed; REPORT=gpu-default on a GPU (see reports/)"
+	@echo "make report     run every chapter in default mode (FAST=1: FAST mode), timed, into reports/"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,9 +59,8 @@ benchmarks: setup
 	cd benchmarks && ../$(BIN)/python data_path.py --report
 	cd benchmarks && ../$(BIN)/python resnet18_cifar.py --report
 
-REPORT ?= cpu-default
 report: setup
-	$(BIN)/python reports/run_chapters.py --label $(REPORT) $(if $(findstring fast,$(REPORT)),--fast)
+	$(BIN)/python reports/run_chapters.py $(if $(FAST),--fast)
 
 clean:
 	rm -rf _build build student

@@ -55,7 +55,8 @@ def main() -> None:
             "value": round(full_epoch, 3), "unit": "seconds per epoch of 50,000 CIFAR-shaped images",
             "budget": f"<= {BUDGET} on a GPU", "passed": full_epoch <= BUDGET if on_gpu else None,
             "setting": f"torchvision ResNet-18, batch {args.batch_size}, amp and channels-last {on_gpu}, "
-                       f"measured on {args.num_images} images, median of {args.epochs} epochs"})
+                       f"median of {args.epochs} epochs of {args.num_images} images"
+                       + ("" if args.num_images == 50000 else ", scaled to 50,000 images")})
 
 
 if __name__ == "__main__":

@@ -82,18 +82,21 @@ class ImageDataset(Dataset):
         The uint8 images move to the device once. Each batch is turned into pixel values
         in [0, 1] there, passed through `transform` (a function of a whole batch
         (B, C, H, W), e.g. `random_horizontal_flip`; it must decide randomly per image),
-        and normalised. The per-image `dataset.transform` is not used here: a dataset
-        that has one raises an error, so augmentation is never dropped by accident.
+        and normalised. A per-image `dataset.transform` cannot run here, so a dataset
+        that has one raises an error: augmentation is never dropped by accident.
         The other arguments are those of `DeviceLoader`.
         """
-        if self.transform is not None and transform is None:
-            raise ValueError(f"{self.name} has a per-image transform ({self.transform!r}), which device_loader does not "
-                             "apply; pass the batch version as transform=..., or use a DataLoader.")
+        if self.transform is not None:
+            raise ValueError(f"{self.name} has a per-image transform ({self.transform!r}), which device_loader cannot "
+                             "apply; use the dataset without it and pass a batch version as transform=..., "
+                             "or use a DataLoader.")
         images, targets = self.images.to(device), self.targets.to(device)
+        mean = torch.tensor(self.mean, device=images.device).view(-1, 1, 1)  # made once, not per batch
+        std = torch.tensor(self.std, device=images.device).view(-1, 1, 1)
 
         def to_batch(batch: torch.Tensor) -> torch.Tensor:
             pixels = batch.float() / 255
-            return self.normalize(pixels if transform is None else transform(pixels))
+            return ((pixels if transform is None else transform(pixels)) - mean) / std
 
         return DeviceLoader(images, targets, batch_size, shuffle=shuffle, transform=to_batch, drop_last=drop_last,
                             generator=generator)
@@ -156,7 +159,8 @@ def load_mnist(split: str = "train", transform=None) -> ImageDataset:
 
     Args:
         split: "train" or "test".
-        transform: applied to each normalised image tensor, e.g. for augmentation.
+        transform: applied to each image as pixel values in [0, 1], before normalisation
+            (e.g. for augmentation of training data).
     """
     train = _check_split(split)
     try:
@@ -186,7 +190,8 @@ def load_cifar10(split: str = "train", transform=None) -> ImageDataset:
 
     Args:
         split: "train" or "test".
-        transform: applied to each normalised image tensor, e.g. random flips for training.
+        transform: applied to each image as pixel values in [0, 1], before normalisation
+            (e.g. random flips for training data).
     """
     train = _check_split(split)
     try:

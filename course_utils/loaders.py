@@ -23,13 +23,13 @@ class DeviceLoader:
         inputs: (N, ...) tensor, already on the device you train on.
         targets: (N, ...) tensor on the same device.
         batch_size: samples per batch.
-        shuffle: draw a new random order every epoch (`set_seed` and checkpoint resume
-            make it repeat).
+        shuffle: draw a new random order every epoch.
         transform: optional function applied to each input batch, e.g. `random_horizontal_flip`.
         drop_last: skip a last, smaller batch.
-        generator: optional CPU `torch.Generator` for the order, as in `DataLoader`; by
-            default the global CPU RNG (seeded by `set_seed`). The order is drawn on the
-            CPU, so a seed gives the same batches on every device.
+        generator: optional CPU `torch.Generator` for the order, as in `DataLoader`. By
+            default the global CPU RNG is used, which `set_seed` seeds and checkpoint
+            resume restores; a generator of your own is neither. The order is drawn on
+            the CPU, so a seed gives the same batches on every device.
     """
 
     def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, shuffle: bool = False,
@@ -72,10 +72,13 @@ def random_grayscale(images: torch.Tensor, p: float = 0.1) -> torch.Tensor:
     """Turn each RGB image of a (B, 3, H, W) batch grey with probability `p`, on its own device.
 
     Uses the luma weights of torchvision's `Grayscale` and keeps three (equal) channels,
-    like `v2.RandomGrayscale`. Expects pixel values, not normalised images.
+    like `v2.RandomGrayscale`. Expects float pixel values in [0, 1], not normalised images.
     """
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"random_grayscale expects RGB batches (B, 3, H, W), got shape {tuple(images.shape)}.")
+    if not images.is_floating_point():
+        raise ValueError(f"random_grayscale expects float pixel values in [0, 1], got {images.dtype}; "
+                         "convert uint8 images with images.float() / 255.")
     weights = torch.tensor([0.2989, 0.587, 0.114], device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
     gray = (images * weights).sum(dim=1, keepdim=True).expand_as(images)
     pick = torch.rand(len(images), device=images.device) < p

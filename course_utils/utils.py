@@ -153,7 +153,7 @@ def record_results(chapter: str, results: dict) -> Path | None:
         chapter=chapter,
         fast=FAST,
         device=str(get_device()),
-        device_name=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        device_name=describe_device(),
         torch=torch.__version__,
         python=sys.version.split()[0],
         date=time.strftime("%Y-%m-%d"),

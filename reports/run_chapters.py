@@ -5,9 +5,11 @@ the key results it records (course_utils.record_results) land in the report
 next to its wall time, device and versions. The book's status page reads the
 reports in this folder.
 
-    python reports/run_chapters.py --label cpu-fast --fast     # FAST mode on this machine
-    python reports/run_chapters.py --label cpu-default         # the real lesson on a CPU
-    python reports/run_chapters.py --label gpu-default         # on a GPU machine
+    python reports/run_chapters.py --fast      # FAST mode: writes cpu-fast.json (gpu-fast.json on a GPU)
+    python reports/run_chapters.py             # the real lesson: cpu-default.json or gpu-default.json
+
+The report's name follows from the device and the mode, so a GPU run can never
+overwrite a CPU report.
 """
 
 from __future__ import annotations
@@ -49,14 +51,14 @@ def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--label", required=True, help="report name, e.g. cpu-fast, cpu-default, gpu-default")
     parser.add_argument("--fast", action="store_true", help="run with COURSE_FAST=1")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     parser.add_argument("chapters", nargs="*", type=Path, help="notebooks (default: chapters/*.ipynb)")
     args = parser.parse_args()
     notebooks = args.chapters or sorted((ROOT / "chapters").glob("*.ipynb"))
+    label = f"{'gpu' if torch.cuda.is_available() else 'cpu'}-{'fast' if args.fast else 'default'}"
     report = {
-        "label": args.label, "fast": args.fast, "date": time.strftime("%Y-%m-%d"),
+        "label": label, "fast": args.fast, "date": time.strftime("%Y-%m-%d"),
         "device": describe_device(),
         "python": platform.python_version(), "torch": torch.__version__, "chapters": {},
     }
@@ -65,7 +67,7 @@ def main() -> None:
         report["chapters"][path.stem] = outcome
         print(f"{path.stem:<40} {'ok ' if outcome['passed'] else 'FAIL'} {outcome['wall_s']:>7.1f} s  "
               f"{outcome['pytest']}", flush=True)
-    target = ROOT / "reports" / f"{args.label}.json"
+    target = ROOT / "reports" / f"{label}.json"
     target.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"wrote {target}")
     if not all(chapter["passed"] for chapter in report["chapters"].values()):

@@ -24,6 +24,10 @@ def test_device_override(monkeypatch):
             utils.get_device("cuda")
 
 
+def test_describe_device_names_the_machine():
+    assert utils.describe_device("cpu").startswith("CPU (") and utils.describe_device("cpu").endswith(" cores)")
+
+
 def test_set_seed_repeats_every_generator():
     utils.set_seed(3)
     first = (torch.rand(3), np.random.rand(3), __import__("random").random())

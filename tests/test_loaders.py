@@ -43,7 +43,7 @@ def test_runner_trains_from_a_device_loader(blobs):
     assert runner.evaluate(dev)["acc"] > 0.9
 
 
-def test_generator_fixes_the_order_like_a_dataloader():
+def test_generator_fixes_the_order():
     x, y = torch.arange(20).float().view(20, 1), torch.arange(20)
     orders = [torch.cat([b for _, b in DeviceLoader(x, y, 8, shuffle=True, generator=torch.Generator().manual_seed(3))])
               for _ in range(2)]
@@ -63,6 +63,8 @@ def test_random_grayscale_matches_torchvision_per_image():
     assert 0.2 < grey < 0.3, "each image decides on its own"
     with pytest.raises(ValueError, match="RGB"):
         random_grayscale(torch.rand(2, 1, 4, 4))
+    with pytest.raises(ValueError, match="float pixel values"):
+        random_grayscale(torch.zeros(2, 3, 4, 4, dtype=torch.uint8))  # would otherwise turn black
 
 
 def test_image_dataset_device_loader_equals_its_items():
@@ -74,9 +76,22 @@ def test_image_dataset_device_loader_equals_its_items():
     assert len(loader) == 3
     assert torch.allclose(batch_x, torch.stack([dataset[i][0] for i in range(4)]))
     assert torch.equal(batch_y, dataset.targets[:4])
-    flipped, _ = next(iter(dataset.device_loader(4, "cpu", transform=lambda x: x.flip(-1))))
-    assert torch.allclose(flipped, batch_x.flip(-1))  # transform sees pixels, normalisation follows
+    blank, _ = next(iter(dataset.device_loader(4, "cpu", transform=torch.zeros_like)))
+    mean, std = torch.tensor(dataset.mean).view(-1, 1, 1), torch.tensor(dataset.std).view(-1, 1, 1)
+    assert torch.allclose(blank, (-mean / std).expand(4, 3, 4, 4))  # the transform sees pixels; normalising follows
     augmented = ImageDataset(images, dataset.targets, dataset.classes, dataset.mean, dataset.std, "toy", "real",
                              "toy images", transform=lambda image: image.flip(-1))
-    with pytest.raises(ValueError, match="per-image transform"):
-        augmented.device_loader(4, "cpu")
+    for batch_transform in (None, lambda x: x):
+        with pytest.raises(ValueError, match="per-image transform"):
+            augmented.device_loader(4, "cpu", transform=batch_transform)
+
+
+def test_image_dataset_device_loader_passes_shuffle_generator_and_drop_last_on():
+    dataset = ImageDataset(torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.arange(10), [str(i) for i in range(10)],
+                           (0.5,), (0.5,), "toy", "real", "toy images")
+    order = torch.cat([y for _, y in dataset.device_loader(3, "cpu", shuffle=True,
+                                                           generator=torch.Generator().manual_seed(1))])
+    expected = torch.cat([y for _, y in DeviceLoader(torch.zeros(10), torch.arange(10), 3, shuffle=True,
+                                                      generator=torch.Generator().manual_seed(1))])
+    assert torch.equal(order, expected) and order.tolist() != list(range(10))
+    assert len(dataset.device_loader(3, "cpu", drop_last=True)) == 3 and len(dataset.device_loader(3, "cpu")) == 4

@@ -251,6 +251,8 @@ def test_mixed_precision_and_channels_last_train_a_conv_net():
     assert first_input.is_contiguous(memory_format=torch.channels_last)
 
 
-def test_mixed_precision_off_by_default():
+def test_mixed_precision_off_by_default_and_refused_where_unsupported():
     runner = Runner(nn.Linear(2, 1), None, nn.MSELoss(), device="cpu")
     assert not runner.amp and not runner.channels_last
+    with pytest.raises(ValueError, match="supported on CUDA and CPU"):
+        Runner(nn.Linear(2, 1), None, nn.MSELoss(), device=torch.device("meta"), amp=True)
