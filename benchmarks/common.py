@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
@@ -31,6 +32,15 @@ class SimpleCNN(nn.Module):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # (B, F, 12, 12)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # (B, F, 4, 4)
         return self.fc2(F.relu(self.fc1(x.flatten(1))))  # logits (B, 10)
+
+
+def benchmark_parser(doc: str, num_images: int | None, images_help: str | None = None) -> argparse.ArgumentParser:
+    """The options every benchmark has: --device, --num-images and --report; each script adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: the best device found)")
+    parser.add_argument("--num-images", type=int, default=num_images, help=images_help)
+    parser.add_argument("--report", action="store_true", help="save the result for the book's status page")
+    return parser
 
 
 def fake_images(num_images: int, shape, num_classes: int = 10, seed: int = 0):

@@ -10,13 +10,11 @@ epoch (reference on an H200: 3.5 s vs 0.24 s for 60,000 images).
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from common import SimpleCNN, fake_images, median, save_result, timed
+from common import SimpleCNN, benchmark_parser, fake_images, median, save_result, timed
 from course_utils import DeviceLoader, get_device, set_seed
 
 TARGET = 10.0
@@ -33,11 +31,8 @@ def one_epoch(model, optimizer, loader, device):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--num-images", type=int, default=60000)
+    parser = benchmark_parser(__doc__, num_images=60000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--report", action="store_true", help="save the result for the book's status page")
     args = parser.parse_args()
     device = get_device(args.device)
     x, y = fake_images(args.num_images, (1, 28, 28))

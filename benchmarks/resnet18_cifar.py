@@ -11,25 +11,20 @@ slower on a CPU), and the time is scaled to 50,000 images in the report.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 import torchvision
 from torch import nn
 
-from common import fake_images, median, save_result, timed
+from common import benchmark_parser, fake_images, median, save_result, timed
 from course_utils import DeviceLoader, Runner, get_device, random_horizontal_flip, set_seed
 
 BUDGET = 1.5
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--num-images", type=int, default=None, help="default: 50,000 on a GPU, 1,024 on a CPU")
+    parser = benchmark_parser(__doc__, num_images=None, images_help="default: 50,000 on a GPU, 1,024 on a CPU")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--report", action="store_true", help="save the result for the book's status page")
     args = parser.parse_args()
     device = get_device(args.device)
     on_gpu = device.type == "cuda"

@@ -9,13 +9,11 @@ so that both see the same machine load. Budget: at most 5% overhead.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from common import SimpleCNN, fake_images, median, save_result, timed
+from common import SimpleCNN, benchmark_parser, fake_images, median, save_result, timed
 from course_utils import Runner, get_device, set_seed
 
 BUDGET = 1.05
@@ -36,13 +34,10 @@ def plain_loop(model, optimizer, loss_fn, loader, num_epochs, device):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--num-images", type=int, default=8192)
+    parser = benchmark_parser(__doc__, num_images=8192)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--report", action="store_true", help="save the result for the book's status page")
     args = parser.parse_args()
     device = get_device(args.device)
     x, y = fake_images(args.num_images, (1, 28, 28))

@@ -51,17 +51,20 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
+    def _statistics(self, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel mean and std as (C, 1, 1) tensors on `device`, ready to broadcast over images."""
+        return (torch.tensor(self.mean, device=device).view(-1, 1, 1),
+                torch.tensor(self.std, device=device).view(-1, 1, 1))
+
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images, or float images in [0, 1], shaped (…, C, H, W) -> normalised float images."""
         pixels = images if images.is_floating_point() else images.float() / 255
-        mean = torch.tensor(self.mean, device=images.device).view(-1, 1, 1)
-        std = torch.tensor(self.std, device=images.device).view(-1, 1, 1)
+        mean, std = self._statistics(images.device)
         return (pixels - mean) / std
 
     def unnormalize(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised float images -> values in [0, 1] for display."""
-        mean = torch.tensor(self.mean, device=images.device).view(-1, 1, 1)
-        std = torch.tensor(self.std, device=images.device).view(-1, 1, 1)
+        mean, std = self._statistics(images.device)
         return (images * std + mean).clamp(0, 1)
 
     def __getitem__(self, index: int):
@@ -91,8 +94,7 @@ class ImageDataset(Dataset):
                              "apply; use the dataset without it and pass a batch version as transform=..., "
                              "or use a DataLoader.")
         images, targets = self.images.to(device), self.targets.to(device)
-        mean = torch.tensor(self.mean, device=images.device).view(-1, 1, 1)  # made once, not per batch
-        std = torch.tensor(self.std, device=images.device).view(-1, 1, 1)
+        mean, std = self._statistics(images.device)  # made once, not per batch
 
         def to_batch(batch: torch.Tensor) -> torch.Tensor:
             pixels = batch.float() / 255
