@@ -23,7 +23,7 @@ from pathlib import Path
 from .utils import env_flag
 
 __all__ = ["DATASETS", "DataUnavailable", "DatasetInfo", "RemoteFile", "data_root", "dataset_info", "download",
-           "say_fallback", "sha256sum"]
+           "register_dataset", "say_fallback", "sha256sum"]
 
 
 class DataUnavailable(RuntimeError):
@@ -104,6 +104,17 @@ DATASETS: dict[str, DatasetInfo] = {info.name: info for info in [
         citation="Yeh, Lien. The comparisons of data mining techniques for the predictive accuracy of probability "
                  "of default of credit card clients. Expert Systems with Applications 36(2), 2009."),
 ]}
+
+
+def register_dataset(info: DatasetInfo) -> DatasetInfo:
+    """Add a dataset to the registry (modules of later chapters declare their own data this way).
+
+    Registering the same entry twice is harmless; a different entry under a known name is an error.
+    """
+    if DATASETS.get(info.name, info) != info:
+        raise ValueError(f"A different dataset is already registered as {info.name!r}.")
+    DATASETS[info.name] = info
+    return info
 
 
 def dataset_info(name: str) -> DatasetInfo:
