@@ -13,21 +13,30 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import tarfile
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from .utils import env_flag
 
-__all__ = ["DATASETS", "DataUnavailable", "DatasetInfo", "RemoteFile", "data_root", "dataset_info", "download",
-           "register_dataset", "say_fallback", "sha256sum"]
+__all__ = ["DATASETS", "DataUnavailable", "DatasetInfo", "RemoteFile", "check_unpacked", "data_root", "dataset_info",
+           "download", "register_dataset", "say_fallback", "sha256sum"]
 
 
 class DataUnavailable(RuntimeError):
-    """The dataset cannot be had here (offline, or every mirror failed)."""
+    """The dataset cannot be had here (offline, every mirror failed, or the data folder is not writable).
+
+    `summary` is the short reason the one-line fallback notice gives.
+    """
+
+    def __init__(self, message: str, summary: str | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or message.split("; tried")[0]
 
 
 @dataclass(frozen=True)
@@ -142,11 +151,40 @@ def sha256sum(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 
 
 def _verify(path: Path, remote: RemoteFile) -> str | None:
-    """None if `path` is the expected file, else what is wrong with it."""
-    if remote.size is not None and path.stat().st_size != remote.size:
-        return f"size {path.stat().st_size} bytes, expected {remote.size} (partial download?)"
-    actual = sha256sum(path)
+    """None if `path` is the expected file, else what is wrong with it ("missing" when there is none)."""
+    try:
+        if not path.is_file():
+            return "missing"
+        if remote.size is not None and path.stat().st_size != remote.size:
+            return f"size {path.stat().st_size} bytes, expected {remote.size} (partial download?)"
+        actual = sha256sum(path)
+    except OSError as error:
+        return f"cannot be read ({error.strerror or error})"
     return None if actual == remote.sha256 else f"SHA-256 {actual[:12]}..., expected {remote.sha256[:12]}..."
+
+
+_FIX = "set COURSE_DATA_DIR to a folder you can write to, or put the verified files there yourself"
+
+
+def _check_folder(folder: Path) -> Path:
+    """The nearest existing folder at or above `folder`; DataUnavailable if that is a file."""
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        raise DataUnavailable(f"the data folder {folder} is not usable: {existing} is a file, not a folder; {_FIX}")
+    return existing
+
+
+def _writable_folder(folder: Path) -> None:
+    """Create `folder` if needed; raise DataUnavailable, saying what to do, when it cannot be written to."""
+    existing = _check_folder(folder)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataUnavailable(f"the data folder {existing} is read-only (no permission to write); {_FIX}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()  # a read-only file system shows itself only on writing
+    except OSError as error:
+        raise DataUnavailable(f"cannot write to the data folder {folder} ({error.strerror or error}); {_FIX}") \
+            from error
 
 
 def _fetch(remote: RemoteFile, target: Path, timeout: float) -> None:
@@ -171,49 +209,140 @@ def _fetch(remote: RemoteFile, target: Path, timeout: float) -> None:
                           + "; ".join(f"{url} ({reason})" for url, reason in errors))
 
 
-def _extract(archive: Path) -> None:
-    """Unpack a verified .tar.gz next to itself, or gunzip a .gz (as torchvision's MNIST expects)."""
+# Unpacking. Next to each archive, `.<archive>.extracted` records the archive's SHA-256 and the size and
+# SHA-256 of every file unpacked from it. A file that is missing or differs from the record, a record of
+# another archive, or no record at all (an unpacking that was killed) means: unpack again.
+
+def _record_path(folder: Path, remote: RemoteFile) -> Path:
+    return folder / f".{remote.name}.extracted"
+
+
+def _read_record(folder: Path, remote: RemoteFile) -> dict | None:
+    """{relative path: [size, sha256]} of the last verified unpacking of this very archive, else None."""
+    try:
+        record = json.loads(_record_path(folder, remote).read_text())
+        files = record["files"] if record["archive_sha256"] == remote.sha256 else None
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or an old empty marker
+        return None
+    return files if isinstance(files, dict) else None
+
+
+def _check_unpacked(folder: Path, files: dict, hashes: bool = True) -> str | None:
+    """None when every recorded file is there with its recorded size (and SHA-256), else what is wrong."""
+    for relative, (size, sha256) in files.items():
+        path = folder / relative
+        try:
+            if not path.is_file():
+                return f"{path} is missing"
+            if path.stat().st_size != size:
+                return f"{path} has {path.stat().st_size} bytes instead of {size} (truncated or overwritten)"
+            if hashes and sha256sum(path) != sha256:
+                return f"{path} is damaged (changed since it was unpacked and verified)"
+        except OSError as error:
+            return f"{path} cannot be read ({error.strerror or error})"
+    return None
+
+
+def _extract(archive: Path) -> dict:
+    """Unpack a verified .tar.gz next to itself, or gunzip a .gz (as torchvision's MNIST expects).
+
+    Returns {path relative to the archive's folder: [size, sha256]} of every file unpacked.
+    """
     if archive.name.endswith((".tar.gz", ".tgz")):
         with tarfile.open(archive) as tar:
+            sizes = {member.name: member.size for member in tar.getmembers() if member.isfile()}
             tar.extractall(archive.parent, filter="data")
     elif archive.suffix == ".gz":
         partial = archive.with_suffix(".part")
         with gzip.open(archive, "rb") as source, open(partial, "wb") as out:
             shutil.copyfileobj(source, out)
         os.replace(partial, archive.with_suffix(""))
+        sizes = {archive.with_suffix("").name: archive.with_suffix("").stat().st_size}
+    else:
+        return {}
+    files = {name: [size, sha256sum(archive.parent / name)] for name, size in sizes.items()}
+    problem = _check_unpacked(archive.parent, files, hashes=False)  # sizes as the tar archive declares them
+    if problem:
+        raise DataUnavailable(f"unpacking {archive} went wrong: {problem}")
+    return files
+
+
+def _unpack(folder: Path, remote: RemoteFile) -> None:
+    """Unpack `remote` unless its record shows every unpacked file present and intact."""
+    files = _read_record(folder, remote)
+    if files is not None and _check_unpacked(folder, files) is None:
+        return
+    _writable_folder(folder)
+    record = _record_path(folder, remote)
+    record.unlink(missing_ok=True)  # no record while unpacking: a killed run unpacks again
+    files = _extract(folder / remote.name)
+    partial = record.with_name(record.name + ".part")
+    partial.write_text(json.dumps({"archive_sha256": remote.sha256, "files": files}))
+    os.replace(partial, record)
+
+
+def check_unpacked(name: str, root: str | os.PathLike | None = None, hashes: bool = True) -> str | None:
+    """What is wrong with the files unpacked from dataset `name`'s archives, or None.
+
+    Each file is compared with the record written when `download` unpacked it: its
+    size, and its SHA-256 unless `hashes=False`. Files unpacked by other means have
+    no record and are not checked here.
+    """
+    info = dataset_info(name)
+    folder = (Path(root) if root is not None else data_root()) / info.folder
+    for remote in info.files if info.extract else ():
+        files = _read_record(folder, remote)
+        problem = _check_unpacked(folder, files, hashes) if files is not None else None
+        if problem:
+            return problem
+    return None
 
 
 def download(name: str, root: str | os.PathLike | None = None, timeout: float = 30.0) -> Path:
     """Make sure every file of dataset `name` is present and verified; return its folder.
 
     Files already present are checked against their SHA-256; a damaged or
-    partial file is fetched again. Archives are unpacked after verification.
+    partial file is fetched again (offline, it is left as it is and reported).
+    Archives are unpacked after verification, and again whenever a file
+    unpacked from them is missing or changed. Nothing is created offline
+    unless a present archive must be unpacked.
 
     Raises:
         KeyError: for an unknown dataset name.
-        DataUnavailable: when offline (COURSE_OFFLINE=1) or when every mirror fails.
+        DataUnavailable: when offline (COURSE_OFFLINE=1), when every mirror fails,
+            or when the data folder cannot be written to.
     """
     info = dataset_info(name)
-    folder = Path(root) if root is not None else data_root()
-    target_dir = folder / info.folder
-    target_dir.mkdir(parents=True, exist_ok=True)
-    for remote in info.files:
-        target = target_dir / remote.name
-        if target.exists():
-            problem = _verify(target, remote)
-            if problem is None:
-                continue
+    folder = (Path(root) if root is not None else data_root()) / info.folder
+    _check_folder(folder)
+    problems = {remote: _verify(folder / remote.name, remote) for remote in info.files}
+    problems = {remote: problem for remote, problem in problems.items() if problem is not None}
+    if problems and env_flag("COURSE_OFFLINE"):
+        raise _offline_error(folder, problems)
+    if problems:
+        _writable_folder(folder)
+    for remote, problem in problems.items():
+        target = folder / remote.name
+        if problem != "missing":
             print(f"[data] {target} is damaged ({problem}); fetching it again.")
-            target.unlink()
-        if env_flag("COURSE_OFFLINE"):
-            raise DataUnavailable(f"{remote.name} is not in {target_dir} and COURSE_OFFLINE=1 forbids downloading")
+        _record_path(folder, remote).unlink(missing_ok=True)  # a fetched archive is always unpacked again
         _fetch(remote, target, timeout)
-    for remote in info.files:
-        marker = target_dir / f".{remote.name}.extracted"
-        if info.extract and not marker.exists():
-            _extract(target_dir / remote.name)
-            marker.touch()
-    return target_dir
+    for remote in info.files if info.extract else ():
+        _unpack(folder, remote)
+    return folder
+
+
+def _offline_error(folder: Path, problems: dict) -> DataUnavailable:
+    damaged = [f"{folder / remote.name} is damaged ({problem})" for remote, problem in problems.items()
+               if problem != "missing"]
+    missing = [remote.name for remote, problem in problems.items() if problem == "missing"]
+    if not damaged:
+        return DataUnavailable(f"{', '.join(missing)} not in {folder}, and COURSE_OFFLINE=1 forbids downloading",
+                               summary="COURSE_OFFLINE=1")
+    message = (f"{damaged[0]}{f' (and {len(damaged) - 1} more damaged file(s))' if len(damaged) > 1 else ''}; "
+               "COURSE_OFFLINE=1 forbids downloading a new copy, so it was left as it is: "
+               "delete it or unset COURSE_OFFLINE")
+    return DataUnavailable(message)
 
 
 _ANNOUNCED: set[str] = set()
@@ -227,7 +356,7 @@ def say_fallback(name: str, error: Exception, fallback: str) -> None:
     if name in _ANNOUNCED:
         return
     _ANNOUNCED.add(name)
-    reason = "COURSE_OFFLINE=1" if env_flag("COURSE_OFFLINE") else str(error).split("; tried")[0]
+    reason = getattr(error, "summary", None) or str(error).split("; tried")[0]
     print(f"[data] {dataset_info(name).title.split(' (')[0]} is not available here ({reason}); using the FALLBACK "
           f"{fallback}. Numbers computed on it are NOT results on the real dataset "
           f"(set COURSE_DATA_DIR to a folder with the real data to use it).")

@@ -12,13 +12,16 @@ results on the real dataset.
 from __future__ import annotations
 
 import functools
+import math
+import struct
+from pathlib import Path
 
 import torch
 import torchvision
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from .data import DataUnavailable, data_root, download, say_fallback
+from .data import DataUnavailable, check_unpacked, data_root, download, say_fallback
 from .loaders import DeviceLoader
 from .synthetic import SHAPE_CLASSES, make_shapes
 
@@ -131,14 +134,68 @@ def _check_split(split: str) -> bool:
     return split == "train"
 
 
-def _load_real(name: str, make):
-    """Build the torchvision dataset from local files, downloading and verifying them if needed."""
+def _load_real(name: str, make, check=None):
+    """Build the torchvision dataset from local files, downloading, unpacking and verifying them if needed.
+
+    `check(root)` says what is wrong with files that torchvision would read without checking them, or None.
+    """
     root = data_root()
+    problem = check(root) if check else None
+    if problem is None:
+        try:
+            return make(root)
+        except (RuntimeError, OSError):  # torchvision: files missing or failing its own check
+            pass
     try:
-        return make(root)
-    except (RuntimeError, FileNotFoundError):  # torchvision: not found or failed its own check
-        download(name, root)
-        return make(root)
+        download(name, root)  # fetches what is missing or damaged, unpacks again what was changed
+    except DataUnavailable as error:
+        if problem is None:
+            raise
+        raise DataUnavailable(f"{problem}; {error}", summary=f"{problem}; {error.summary}") from error
+    problem = check(root) if check else None
+    if problem:
+        raise RuntimeError(f"{problem}, even after verifying and unpacking the archives again.")
+    return make(root)
+
+
+_MNIST_FILES = (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
+
+
+def _idx_count(path: Path, magic: int, item_shape: tuple[int, ...]) -> int:
+    """Number of items in an MNIST (IDX) file, after checking its header against its size."""
+    with open(path, "rb") as handle:
+        header = handle.read(8 + 4 * len(item_shape))
+    values = struct.unpack(f">{len(header) // 4}I", header) if len(header) == 8 + 4 * len(item_shape) else (0,)
+    if values[0] != magic or values[2:] != item_shape:
+        raise ValueError(f"{path} is not an MNIST file (its header is wrong: random or zeroed bytes?)")
+    expected = len(header) + values[1] * math.prod(item_shape)
+    if path.stat().st_size != expected:
+        raise ValueError(f"{path} has {path.stat().st_size} bytes, its header announces {expected} (truncated?)")
+    return values[1]
+
+
+def _check_mnist(root) -> str | None:
+    """What is wrong with the unpacked MNIST files, or None (missing files are torchvision's to report).
+
+    Compares them with the record `download` wrote when unpacking them (size and SHA-256), then checks
+    what any copy must satisfy: IDX headers that match the sizes, as many labels as images, labels 0..9.
+    """
+    problem = check_unpacked("mnist", root)
+    raw = Path(root) / "MNIST" / "raw"
+    for images_name, labels_name in _MNIST_FILES if problem is None else ():
+        images, labels = raw / images_name, raw / labels_name
+        if not (images.is_file() and labels.is_file()):
+            continue
+        try:
+            num_images, num_labels = _idx_count(images, 2051, (28, 28)), _idx_count(labels, 2049, ())
+        except (ValueError, OSError) as error:
+            return str(error)
+        if num_images != num_labels:
+            return f"{images} holds {num_images} images but {labels} {num_labels} labels"
+        if max(labels.read_bytes()[8:], default=0) > 9:
+            return f"{labels} holds labels above 9 (damaged)"
+    return problem
 
 
 def _digits_as_mnist(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,7 +223,8 @@ def load_mnist(split: str = "train", transform=None) -> ImageDataset:
     """
     train = _check_split(split)
     try:
-        real = _load_real("mnist", lambda root: torchvision.datasets.MNIST(root, train=train, download=False))
+        real = _load_real("mnist", lambda root: torchvision.datasets.MNIST(root, train=train, download=False),
+                          check=_check_mnist)
         return ImageDataset(real.data.unsqueeze(1), real.targets, [str(d) for d in range(10)], (0.1307,),
                             (0.3081,), "MNIST", "real", f"MNIST {split} set (real)", transform)
     except DataUnavailable as error:
@@ -197,7 +255,8 @@ def load_cifar10(split: str = "train", transform=None) -> ImageDataset:
     """
     train = _check_split(split)
     try:
-        real = _load_real("cifar10", lambda root: torchvision.datasets.CIFAR10(root, train=train, download=False))
+        real = _load_real("cifar10", lambda root: torchvision.datasets.CIFAR10(root, train=train, download=False),
+                          check=lambda root: check_unpacked("cifar10", root, hashes=False))  # torchvision checks MD5s
         images = torch.from_numpy(real.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
         return ImageDataset(images, torch.tensor(real.targets), real.classes, CIFAR10_MEAN, CIFAR10_STD,
                             "CIFAR-10", "real", f"CIFAR-10 {split} set (real)", transform)

@@ -165,3 +165,208 @@ def test_tabular_fallbacks_are_labelled(monkeypatch):
     credit = tabular.load_credit_default()
     assert credit.is_fallback and credit.features.shape == (30000, 23)
     assert 0.2 < credit.labels.mean() < 0.25
+
+
+# ---- unpacked files: re-unpacked when missing or changed, verified before use (issue 11, point 2) ------------
+def _gz_dataset(tmp_path, monkeypatch, name, folder, files: dict[str, bytes]) -> DatasetInfo:
+    """Register dataset `name` whose .gz archives (of `files`) come from a local mirror."""
+    mirror = tmp_path / f"mirror_{name}"
+    mirror.mkdir()
+    remotes = []
+    for file_name, content in files.items():
+        payload = gzip.compress(content, mtime=0)
+        (mirror / f"{file_name}.gz").write_bytes(payload)
+        remotes.append(RemoteFile(f"{file_name}.gz", hashlib.sha256(payload).hexdigest(),
+                                  ((mirror / f"{file_name}.gz").as_uri(),), len(payload)))
+    info = DatasetInfo(name, f"{name} (for tests)", folder, tuple(remotes), "none", "none", extract=True)
+    monkeypatch.setitem(data.DATASETS, name, info)
+    return info
+
+
+def _idx(images: torch.Tensor, labels: torch.Tensor) -> tuple[bytes, bytes]:
+    """MNIST's IDX format: a big-endian header (magic, counts, sizes), then the bytes."""
+    image_header = b"".join(n.to_bytes(4, "big") for n in (2051, len(images), 28, 28))
+    label_header = b"".join(n.to_bytes(4, "big") for n in (2049, len(labels)))
+    return image_header + images.numpy().tobytes(), label_header + labels.numpy().tobytes()
+
+
+@pytest.fixture
+def fake_mnist(tmp_path, monkeypatch):
+    """The "mnist" entry pointed at a local mirror of a 5-image MNIST; returns the training images and labels."""
+    images = torch.randint(1, 256, (5, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([3, 1, 4, 1, 5], dtype=torch.uint8)
+    image_bytes, label_bytes = _idx(images, labels)
+    _gz_dataset(tmp_path, monkeypatch, "mnist", "MNIST/raw", {
+        "train-images-idx3-ubyte": image_bytes, "train-labels-idx1-ubyte": label_bytes,
+        "t10k-images-idx3-ubyte": image_bytes, "t10k-labels-idx1-ubyte": label_bytes})
+    return images, labels
+
+
+def _damage(path, how: str) -> None:
+    content = path.read_bytes()
+    if how == "deleted":
+        path.unlink()
+    elif how == "random bytes":
+        path.write_bytes(bytes(torch.randint(0, 256, (len(content),), dtype=torch.uint8).tolist()))
+    elif how == "truncated":
+        path.write_bytes(content[:len(content) // 2])
+    elif how == "zeroed":  # header intact, pixels zeroed: the same size, only a checksum notices
+        path.write_bytes(content[:16] + bytes(len(content) - 16))
+
+
+DAMAGES = ["deleted", "random bytes", "truncated", "zeroed"]
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["online", "offline"])
+@pytest.mark.parametrize("how", DAMAGES)
+def test_damaged_unpacked_mnist_is_unpacked_again(fake_mnist, how, offline, tmp_path, monkeypatch, capsys):
+    """With the verified archive at hand, a damaged unpacked file is unpacked again (offline too), never used."""
+    images, labels = fake_mnist
+    assert torch.equal(datasets.load_mnist("train").images[:, 0], images)
+    if offline:
+        monkeypatch.setenv("COURSE_OFFLINE", "1")
+    _damage(tmp_path / "data" / "MNIST" / "raw" / "train-images-idx3-ubyte", how)
+    train = datasets.load_mnist("train")
+    assert not train.is_fallback and "FALLBACK" not in capsys.readouterr().out
+    assert torch.equal(train.images[:, 0], images) and train.targets.tolist() == labels.tolist()
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_archive_fetched_again_is_unpacked_again(fake_mnist, how, tmp_path, capsys):
+    """A damaged archive is fetched again, and what was unpacked from it is checked, not trusted."""
+    images, _ = fake_mnist
+    raw = data.download("mnist")
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(b"partial")
+    _damage(raw / "train-images-idx3-ubyte", how)
+    data.download("mnist")
+    assert "damaged" in capsys.readouterr().out
+    assert torch.equal(datasets.load_mnist("train").images[:, 0], images)
+
+
+@pytest.mark.parametrize("how, says, record", [
+    ("random bytes", "not an MNIST file", False), ("truncated", "truncated", False), ("zeroed", "changed", True)])
+def test_damaged_mnist_without_archive_is_reported_offline(fake_mnist, how, says, record, monkeypatch, capsys):
+    """Unpacked files only, offline: a damaged one is named in the fallback line and left in place.
+
+    Files unpacked by other means (no record) are checked by format; recorded ones by checksum.
+    """
+    raw = data.download("mnist")
+    for archive in raw.glob("*.gz") if record else raw.glob("*gz*"):  # "*gz*": the hidden records too
+        archive.unlink()
+    _damage(raw / "train-images-idx3-ubyte", how)
+    damaged = (raw / "train-images-idx3-ubyte").read_bytes()
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    train = datasets.load_mnist("train")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert train.is_fallback and len(lines) == 1
+    assert "train-images-idx3-ubyte" in lines[0] and says in lines[0] and "COURSE_OFFLINE=1" in lines[0]
+    assert (raw / "train-images-idx3-ubyte").read_bytes() == damaged  # offline mode deletes nothing
+
+
+def test_unpacking_is_recorded_with_the_archive_checksum(fake_mnist):
+    import json
+
+    raw = data.download("mnist")
+    remote = data.DATASETS["mnist"].files[0]
+    record = json.loads((raw / f".{remote.name}.extracted").read_text())
+    assert record["archive_sha256"] == remote.sha256
+    assert record["files"]["train-images-idx3-ubyte"] == [5 * 28 * 28 + 16, data.sha256sum(raw / "train-images-idx3-ubyte")]
+    assert data.check_unpacked("mnist") is None
+    _damage(raw / "train-images-idx3-ubyte", "zeroed")
+    assert "damaged" in data.check_unpacked("mnist")
+
+
+def test_damaged_cifar_batch_is_unpacked_again(tmp_path, monkeypatch):
+    """The tar.gz path: a deleted or changed file below the archive's folder is unpacked again."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in (("batches/data_1", b"first batch" * 100), ("batches/meta", b"meta")):
+            member = tarfile.TarInfo(name)
+            member.size = len(content)
+            tar.addfile(member, io.BytesIO(content))
+    archive = tmp_path / "pack.tar.gz"
+    archive.write_bytes(buffer.getvalue())
+    remote = RemoteFile("pack.tar.gz", data.sha256sum(archive), (archive.as_uri(),), archive.stat().st_size)
+    monkeypatch.setitem(data.DATASETS, "pack", DatasetInfo("pack", "pack", "", (remote,), "none", "none", extract=True))
+    folder = data.download("pack")
+    (folder / "batches" / "meta").unlink()
+    (folder / "batches" / "data_1").write_bytes(b"tampered!!!" * 100)
+    data.download("pack")
+    assert (folder / "batches" / "meta").read_bytes() == b"meta"
+    assert (folder / "batches" / "data_1").read_bytes() == b"first batch" * 100
+
+
+# ---- a data folder that cannot be used, and offline mode (issue 11, point 3) ----------------------------------
+@pytest.fixture
+def read_only(tmp_path):
+    """Make a folder read-only for this process: chmod for a user, the immutable attribute for root."""
+    import os
+    import subprocess
+
+    made = []
+
+    def make(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() != 0:
+            folder.chmod(0o555)
+        elif subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("running as root without chattr: no way to make a folder read-only")
+        made.append(folder)
+        return folder
+
+    yield make
+    for folder in made:
+        folder.chmod(0o755) if os.geteuid() != 0 else subprocess.run(["chattr", "-i", str(folder)])
+
+
+def _loaders_fall_back_with_one_line(capsys, says: str) -> None:
+    data._ANNOUNCED.clear()
+    assert datasets.load_mnist("test").is_fallback and tabular.load_somerville().is_fallback
+    lines = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert len(lines) == 2 and all("FALLBACK" in line and says in line for line in lines), lines
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["online", "offline"])
+def test_data_dir_that_is_a_file_is_explained(fake_dataset, offline, tmp_path, monkeypatch, capsys):
+    not_a_folder = tmp_path / "data.txt"
+    not_a_folder.write_text("not a folder")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(not_a_folder))
+    if offline:
+        monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with pytest.raises(DataUnavailable, match=r"data.txt is a file, not a folder; set COURSE_DATA_DIR to a folder"):
+        data.download("fake")
+    _loaders_fall_back_with_one_line(capsys, "is a file, not a folder")
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["online", "offline"])
+def test_read_only_data_dir_is_explained(fake_dataset, offline, read_only, tmp_path, monkeypatch, capsys):
+    folder = read_only(tmp_path / "data")
+    if offline:
+        monkeypatch.setenv("COURSE_OFFLINE", "1")
+        with pytest.raises(DataUnavailable, match="COURSE_OFFLINE=1"):
+            data.download("fake")
+        _loaders_fall_back_with_one_line(capsys, "COURSE_OFFLINE=1")
+    else:
+        with pytest.raises(DataUnavailable, match=r"data is read-only .*set COURSE_DATA_DIR to a folder you can write"):
+            data.download("fake")
+        _loaders_fall_back_with_one_line(capsys, "is read-only")
+    assert not any(folder.iterdir())  # nothing created
+
+
+def test_offline_mode_keeps_damaged_files_and_creates_no_folders(fake_dataset, tmp_path, monkeypatch, capsys):
+    good, _ = fake_dataset
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    root = tmp_path / "root"
+    with pytest.raises(DataUnavailable):
+        data.download("fake", root=root)
+    assert not root.exists()  # the offline check comes before any folder is made
+    target = root / "fake" / "file.bin"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(good[:100])
+    with pytest.raises(DataUnavailable, match=r"file.bin is damaged .*COURSE_OFFLINE=1 forbids downloading a new copy"):
+        data.download("fake", root=root)
+    assert target.read_bytes() == good[:100]  # reported, not deleted
+    assert "fetching it again" not in capsys.readouterr().out
