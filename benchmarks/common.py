@@ -70,6 +70,34 @@ def median(values) -> float:
     return statistics.median(values)
 
 
+def plain_loop(model, optimizer, loss_fn, loader, num_epochs: int, device) -> list[float]:
+    """The hand-written loop the Runner is compared with: the same steps, the mean loss read once per epoch."""
+    model.train()
+    epoch_losses = []
+    for _ in range(num_epochs):
+        loss_sum, count = torch.zeros((), device=device), 0
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(y)
+            count += len(y)
+        epoch_losses.append(loss_sum.item() / count)
+    return epoch_losses
+
+
+def alternating(run_a, run_b, device: torch.device, repeats: int) -> tuple[list[float], list[float]]:
+    """Seconds of `run_a()` and `run_b()`, alternated so that both see the same machine load (after a warm-up)."""
+    run_a(), run_b()
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        times_a += timed(run_a, device, 1)
+        times_b += timed(run_b, device, 1)
+    return times_a, times_b
+
+
 def save_result(name: str, device: torch.device, result: dict) -> Path:
     """Merge one benchmark's result into reports/benchmarks-<cpu|gpu>.json, which the book's status page shows.
 

@@ -14,10 +14,28 @@ import math
 __all__ = ["BestModelSaver", "Callback", "EarlyStopping", "resolve_mode"]
 
 
+# Words in a logged name that say which way is better ("dev_bal_acc" -> acc -> higher).
+LOWER_IS_BETTER = {"loss", "error", "err", "mae", "mse", "rmse", "nll", "perplexity", "ppl", "cost", "regret"}
+HIGHER_IS_BETTER = {"acc", "accuracy", "f1", "fbeta", "precision", "recall", "auc", "r2", "score", "iou", "dice",
+                    "reward", "return", "bleu", "map"}
+
+
 def resolve_mode(monitor: str, mode: str | None) -> str:
-    """'min' or 'max' for `monitor`; by default 'min' for losses and errors, else 'max'."""
+    """'min' or 'max' for `monitor`: given, or read from its name (losses and errors 'min', scores 'max').
+
+    Raises:
+        ValueError: for a mode other than 'min'/'max', or a name that does not say which way is better
+            (pass `mode` then, rather than have a guess run the comparison backwards).
+    """
     if mode is None:
-        mode = "min" if ("loss" in monitor or "error" in monitor or "rmse" in monitor) else "max"
+        words = set(monitor.lower().split("_"))
+        if words & LOWER_IS_BETTER:
+            mode = "min"
+        elif words & HIGHER_IS_BETTER:
+            mode = "max"
+        else:
+            raise ValueError(f"Cannot tell whether a lower or a higher {monitor!r} is better: pass mode='min' "
+                             f"(e.g. for an error) or mode='max' (e.g. for an accuracy).")
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max' (or None to infer it from {monitor!r}), got {mode!r}.")
     return mode
@@ -30,7 +48,8 @@ class Callback:
 
     def on_train_begin(self, runner) -> None: ...
     def on_epoch_begin(self, runner, epoch: int) -> None: ...
-    def on_step_end(self, runner, step: int, loss: float) -> None: ...
+    def on_step_end(self, runner, step: int, loss) -> None:
+        """`loss` is the step's loss as a 0-dim tensor on the device; `loss.item()` waits for the GPU."""
     def on_evaluate(self, runner, logs: dict) -> None: ...
     def on_epoch_end(self, runner, epoch: int) -> None: ...
     def on_train_end(self, runner) -> None: ...

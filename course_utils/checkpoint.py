@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +16,22 @@ from torch import nn
 __all__ = ["atomic_save", "get_rng_state", "load_checkpoint", "load_state_dict_checked", "set_rng_state"]
 
 
+STALE_SECONDS = 60  # a temporary file this old is not being written any more
+
+
 def atomic_save(obj, path: str | os.PathLike) -> Path:
     """`torch.save` that never leaves a half-written file behind.
 
     The object is written to a temporary file in the same folder, flushed to
     disk, then renamed over `path` in one step; if anything fails, the old
-    file (if any) is untouched.
+    file (if any) is untouched. Temporary files left by a killed write are removed
+    by the next save to the same path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a write that was killed (kill -9, power)
+        if time.time() - stale.stat().st_mtime > STALE_SECONDS:
+            stale.unlink(missing_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -37,20 +46,42 @@ def atomic_save(obj, path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location=None) -> dict:
-    """Load a file written by `atomic_save` safely (`weights_only=True`).
+    """Load a file written by `atomic_save` safely (`weights_only=True`), after checking its integrity.
+
+    `torch.save` writes a zip archive with a CRC-32 checksum for every record; PyTorch does not
+    check them when loading, so a damaged file can load with wrong weights. We check them first.
 
     Raises:
         FileNotFoundError: if there is no file at `path`.
-        ValueError: if the file is not a readable PyTorch checkpoint.
+        ValueError: if the file is damaged or not a readable PyTorch checkpoint.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}: check the path, or train first with save_path={str(path)!r}.")
+    damage = _zip_damage(path)
+    if damage:
+        raise ValueError(f"Checkpoint {path} is damaged ({damage}); it cannot be trusted. Delete it and save or "
+                         f"train again (a resumed run then starts from scratch).")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for a damaged file
         raise ValueError(f"Could not read checkpoint {path}: {error}. The file is damaged or was not written by "
                          "torch.save with tensors only; delete it and save it again.") from error
+
+
+def _zip_damage(path: Path) -> str | None:
+    """What is wrong with a torch.save zip archive, or None if every record's CRC-32 matches."""
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            if handle.read(4) == b"PK\x03\x04":  # starts as a zip archive but its directory is gone
+                return "truncated or overwritten zip archive"
+        return None  # an old-format (non-zip) file: torch.load checks what it can
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+        return f"unreadable archive: {error}"
+    return None if bad is None else f"checksum mismatch in record {bad}"
 
 
 def load_state_dict_checked(model: nn.Module, state_dict: dict, source: str = "checkpoint") -> None:

@@ -19,8 +19,12 @@ __all__ = ["DeviceLoader", "random_grayscale", "random_horizontal_flip"]
 class DeviceLoader:
     """Batches of `(inputs[idx], targets[idx])` from tensors that stay on one device.
 
+    Any tensors will do: images, a table's rows, token ids. For small datasets this replaces
+    `DataLoader(TensorDataset(inputs, targets), ...)`, which builds every batch in Python one
+    sample at a time and copies it to the GPU.
+
     Args:
-        inputs: (N, ...) tensor, already on the device you train on.
+        inputs: (N, ...) tensor, on the device you train on (or pass `device`).
         targets: (N, ...) tensor on the same device.
         batch_size: samples per batch.
         shuffle: draw a new random order every epoch.
@@ -30,10 +34,15 @@ class DeviceLoader:
             default the global CPU RNG is used, which `set_seed` seeds and checkpoint
             resume restores; a generator of your own is neither. The order is drawn on
             the CPU, so a seed gives the same batches on every device.
+        device: if given, move `inputs` and `targets` there once, now.
     """
 
     def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, shuffle: bool = False,
-                 transform=None, drop_last: bool = False, generator: torch.Generator | None = None) -> None:
+                 transform=None, drop_last: bool = False, generator: torch.Generator | None = None,
+                 device=None) -> None:
+        inputs, targets = torch.as_tensor(inputs), torch.as_tensor(targets)
+        if device is not None:
+            inputs, targets = inputs.to(device), targets.to(device)
         if len(inputs) != len(targets):
             raise ValueError(f"inputs and targets differ in length: {len(inputs)} vs {len(targets)}.")
         if inputs.device != targets.device:

@@ -32,6 +32,9 @@ def plot_history(history: dict, metrics=("loss",), title: str = "Training histor
         history: dict of lists with "epoch", "step" and "train_<m>" / "dev_<m>" keys.
         metrics: the metric names to plot, e.g. ("loss", "acc").
     """
+    if not history.get("step"):
+        raise ValueError("The history is empty: nothing was trained or evaluated yet. Pass the dict that "
+                         "Runner.train() returned after at least one epoch.")
     steps = history["step"]
     per_epoch = len(set(history["epoch"])) == len(history["epoch"])
     x, x_label = (history["epoch"], "epoch") if per_epoch else (steps, "training step")

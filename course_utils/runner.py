@@ -6,12 +6,17 @@ from a DataLoader and `state_dict` saving (chapter 5 tells the story). This
 Runner keeps RunnerV3's names and adds what a real training run needs:
 callbacks, early stopping, gradient clipping, a learning-rate scheduler, and
 checkpoints that let a killed run resume exactly where it stopped.
+
+It never waits for the GPU inside a training step: losses and outputs are
+summed where they are computed and read once per log line or evaluation.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -21,7 +26,8 @@ from tqdm import tqdm  # plain bars: they are only shown in a terminal
 from .callbacks import BestModelSaver, Callback
 from .checkpoint import atomic_save, get_rng_state, load_checkpoint, load_state_dict_checked, set_rng_state
 from .utils import get_device
-from .validation import check_loss_inputs
+from .validation import (check_loss_inputs, check_optimizer_holds_model, check_runner_arguments, dataset_targets,
+                         explain_forward_error)
 
 __all__ = ["Runner"]
 
@@ -31,12 +37,13 @@ class Runner:
 
     Args:
         model: the network.
-        optimizer: an optimizer over `model.parameters()`.
+        optimizer: an optimizer over `model.parameters()` (None for a runner that only evaluates).
         loss_fn: e.g. `nn.CrossEntropyLoss()`; called as `loss_fn(outputs, targets)`.
-        metrics: name -> function(outputs, targets) giving a float, e.g.
-            `{"acc": accuracy}`. `evaluate` applies it to the whole set at once;
-            the `train_<name>` values logged during training average it over batches
-            (exact for accuracy, approximate for metrics such as F1).
+        metrics: name -> function(outputs, targets) giving a number, e.g. `{"acc": accuracy}`.
+            Metrics see whole sets at once: `evaluate` applies them to all outputs of the
+            loader, and the `train_<name>` values to all training outputs since the last
+            evaluation (taken in training mode, e.g. with dropout on), so F1 or balanced
+            accuracy are exact, not batch averages.
         device: a device or its name; by default `get_device()` (CUDA, MPS, CPU).
         scheduler: optional learning-rate scheduler, stepped every epoch
             (or every step with `scheduler_interval="step"`).
@@ -49,18 +56,21 @@ class Runner:
             GPU convolution kernels prefer. Off by default; works on CUDA and CPU.
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, metrics: dict | None = None,
-                 device=None, scheduler=None, scheduler_interval: str = "epoch", callbacks=(),
-                 grad_clip: float | None = None, amp: bool = False, channels_last: bool = False) -> None:
-        if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}.")
-        self.device = device if isinstance(device, torch.device) else get_device(device)
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None, loss_fn,
+                 metrics: dict | None = None, device=None, scheduler=None, scheduler_interval: str = "epoch",
+                 callbacks=(), grad_clip: float | None = None, amp: bool = False,
+                 channels_last: bool = False) -> None:
+        check_runner_arguments(model, optimizer, loss_fn, metrics, scheduler_interval)
+        if isinstance(device, torch.device) and device.type not in ("cpu", "cuda", "mps"):
+            self.device = device  # e.g. "meta", for checking shapes without data: used as given
+        else:  # checks that the device exists here, with a clear message if not
+            self.device = get_device(None if device is None else str(device))
         if (amp or channels_last) and self.device.type not in ("cuda", "cpu"):
             raise ValueError(f"amp and channels_last are supported on CUDA and CPU devices, not on "
                              f"{self.device}; leave them off (the default) there.")
         self.amp, self.channels_last = amp, channels_last
-        self.model = model.to(self.device, memory_format=torch.channels_last) if self.channels_last \
-            else model.to(self.device)
+        memory_format = torch.channels_last if channels_last else torch.preserve_format
+        self.model = model.to(self.device, memory_format=memory_format)
         self.optimizer, self.loss_fn, self.metrics = optimizer, loss_fn, dict(metrics or {})
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
         self.callbacks, self.grad_clip = list(callbacks), grad_clip
@@ -83,13 +93,23 @@ class Runner:
                              "torch.utils.data.TensorDataset(inputs, targets).")
         return self._to_device(batch[0]), batch[1].to(self.device, non_blocking=True)
 
-    def _forward_loss(self, x: torch.Tensor, y: torch.Tensor, check: bool = False):
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            outputs = self.model(x)
+    def _forward_loss(self, x: torch.Tensor, y: torch.Tensor, check: bool = False, all_targets=None):
+        try:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                outputs = self.model(x)
+        except RuntimeError as error:
+            clearer = explain_forward_error(error, x)
+            if clearer is None:
+                raise
+            raise clearer from error
         outputs = outputs.float()
         if check:  # on a loader's first batch: a clear message instead of a cryptic one (or none)
+            check_loss_inputs(self.loss_fn, outputs, y, all_targets=all_targets)
+        try:
+            return outputs, self.loss_fn(outputs, y)
+        except (IndexError, RuntimeError):  # e.g. a bad label in a later batch: say which, if we can
             check_loss_inputs(self.loss_fn, outputs, y)
-        return outputs, self.loss_fn(outputs, y)
+            raise
 
     def _metrics(self, outputs, y) -> dict:
         return {name: float(fn(outputs, y)) for name, fn in self.metrics.items()}
@@ -101,23 +121,38 @@ class Runner:
         """Train for `num_epochs` epochs and return the history.
 
         Args:
-            train_loader: DataLoader of (inputs, targets) batches.
-            dev_loader: optional DataLoader for evaluation on the dev (validation) set.
+            train_loader: DataLoader (or DeviceLoader) of (inputs, targets) batches.
+            dev_loader: optional loader for evaluation on the dev (validation) set.
             num_epochs: total number of epochs (a resumed run counts the finished ones).
             log_steps: print the training loss every `log_steps` steps.
             eval_steps: evaluate every `eval_steps` steps (and at the end) instead of every epoch.
             save_path: save the best model's weights here, judged by `monitor`.
             monitor: logged value that decides "best", e.g. "dev_loss" or "dev_acc".
-            mode: "min" or "max"; by default "min" for losses, "max" otherwise.
-            checkpoint_path: write a full checkpoint here after every epoch; if the file
-                exists when training starts, training resumes from it.
+            mode: "min" or "max"; by default "min" for losses and errors, "max" for scores.
+            checkpoint_path: write a full checkpoint here after every epoch. If the file exists
+                when training starts, training resumes from it exactly (model, optimizer and its
+                learning rate, scheduler, callbacks, random state). A run that already finished
+                (all `num_epochs` done, or stopped early) trains no further: re-running the cell
+                gives back the finished run's history. Delete the file to start over.
             progress: show a progress bar; by default only in an interactive terminal.
             verbose: print the log lines ([Train], [Evaluate], [Saver], ...); False keeps quiet.
+
+        A loss that becomes NaN or infinite stops training with a warning at the next
+        evaluation (the best model saved before it stays on disk).
 
         Returns:
             The history: a dict of lists, one entry per evaluation ("epoch", "step",
             "train_loss", "dev_loss", one per metric, "lr", "time").
         """
+        if self.optimizer is None:
+            raise ValueError("This Runner has no optimizer, so it cannot train: pass one, e.g. "
+                             "Runner(model, torch.optim.Adam(model.parameters()), loss_fn).")
+        if not isinstance(num_epochs, int) or num_epochs < 1:
+            raise ValueError(f"num_epochs must be a whole number of at least 1, got {num_epochs!r}.")
+        if hasattr(train_loader, "__len__") and len(train_loader) == 0:
+            raise ValueError("train_loader gives no batches: the training set is empty, or smaller than one "
+                             "batch with drop_last=True. Check the split sizes and the batch size.")
+        check_optimizer_holds_model(self.optimizer, self.model)
         callbacks = list(self.callbacks)
         if save_path is not None:
             callbacks.append(BestModelSaver(save_path, monitor, mode))
@@ -125,7 +160,13 @@ class Runner:
         self.stop_training, start_epoch, self.verbose = False, 0, verbose
         if checkpoint_path is not None and Path(checkpoint_path).exists():
             start_epoch = self._resume(checkpoint_path, callbacks)
+            if self.stop_training or start_epoch >= num_epochs:
+                why = "stopped early" if self.stop_training else f"already holds all {num_epochs} epochs"
+                self.log(f"[Resume] the run in {checkpoint_path} {why}; nothing to train (delete the file to "
+                         f"train again{'' if self.stop_training else ', or ask for more epochs'}).")
+                return self.history
             self.log(f"[Resume] continuing from {checkpoint_path} after epoch {start_epoch}")
+        all_targets = dataset_targets(train_loader)  # to check every label once, not only the first batch's
         show_bar = progress if progress is not None else sys.stderr.isatty()
         self._start_time = time.perf_counter()
         for cb in callbacks:
@@ -134,7 +175,8 @@ class Runner:
             self.epoch = epoch
             for cb in callbacks:
                 cb.on_epoch_begin(self, epoch)
-            self._train_epoch(train_loader, dev_loader, num_epochs, log_steps, eval_steps, callbacks, show_bar)
+            self._train_epoch(train_loader, dev_loader, num_epochs, log_steps, eval_steps, callbacks, show_bar,
+                              all_targets if epoch == start_epoch else None)
             if self.scheduler is not None and self.scheduler_interval == "epoch":
                 self._step_scheduler()
             for cb in callbacks:
@@ -147,14 +189,17 @@ class Runner:
             cb.on_train_end(self)
         return self.history
 
-    def _train_epoch(self, train_loader, dev_loader, num_epochs, log_steps, eval_steps, callbacks, show_bar):
+    def _train_epoch(self, train_loader, dev_loader, num_epochs, log_steps, eval_steps, callbacks, show_bar,
+                     all_targets):
         self.model.train()
-        sums, count = {}, 0  # sample-weighted running sums since the last evaluation
-        self._bar = tqdm(train_loader, desc=f"epoch {self.epoch + 1}/{num_epochs}", leave=False) if show_bar else None
+        window = _Window(self.metrics, self.device)  # training values since the last evaluation
+        self._bar = tqdm(train_loader, desc=f"epoch {self.epoch + 1}/{num_epochs}", leave=False) \
+            if show_bar else None
         last_step = len(train_loader) - 1 if eval_steps else None
+        i = -1
         for i, batch in enumerate(self._bar or train_loader):
             x, y = self._split(batch)
-            outputs, loss = self._forward_loss(x, y, check=i == 0)
+            outputs, loss = self._forward_loss(x, y, check=i == 0, all_targets=all_targets)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.grad_clip is not None:
@@ -163,30 +208,29 @@ class Runner:
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             self.global_step += 1
-            n = len(y)
-            values = {"loss": loss.item(), **self._metrics(outputs.detach(), y)}
-            for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + value * n
-            count += n
-            if self._bar is not None:
-                self._bar.set_postfix(loss=f"{values['loss']:.4f}")
+            loss = loss.detach()
+            window.add(loss, outputs, y)
+            if self._bar is not None and window.time_to_show():  # a bar's number waits for the GPU
+                self._bar.set_postfix(loss=f"{loss.item():.4f}")
             if log_steps and self.global_step % log_steps == 0:
                 self.log(f"[Train] epoch {self.epoch + 1}/{num_epochs} step {self.global_step}: "
-                         f"loss {values['loss']:.4f}")
+                         f"loss {loss.item():.4f}")
             for cb in callbacks:
-                cb.on_step_end(self, self.global_step, values["loss"])
+                cb.on_step_end(self, self.global_step, loss)
             at_end = self.stop_training and eval_steps  # stopping mid-epoch still gets a final evaluation
             if eval_steps and (self.global_step % eval_steps == 0 or i == last_step or at_end):
-                self._log_evaluation({k: v / count for k, v in sums.items()}, dev_loader, num_epochs, callbacks)
-                sums, count = {}, 0
+                self._log_evaluation(window.values(), dev_loader, num_epochs, callbacks)
+                window = _Window(self.metrics, self.device)
                 self.model.train()
             if self.stop_training:
                 break
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        if not eval_steps and count:
-            self._log_evaluation({k: v / count for k, v in sums.items()}, dev_loader, num_epochs, callbacks)
+        if i < 0:
+            raise ValueError("train_loader gave no batches: the training set is empty. Check the split sizes.")
+        if window.count:
+            self._log_evaluation(window.values(), dev_loader, num_epochs, callbacks)
 
     def _log_evaluation(self, train_values: dict, dev_loader, num_epochs: int, callbacks) -> None:
         logs = {f"train_{k}": v for k, v in train_values.items()}
@@ -198,6 +242,13 @@ class Runner:
             self.history.setdefault(key, []).append(value)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in logs.items())
         self.log(f"[Evaluate] epoch {self.epoch + 1}/{num_epochs} step {self.global_step}: {shown}")
+        if not math.isfinite(logs["train_loss"]):
+            self.stop_training = True
+            warnings.warn(f"The training loss became {logs['train_loss']} by step {self.global_step} (epoch "
+                          f"{self.epoch + 1}), so training stopped. Usual causes: a learning rate that is too "
+                          f"high, a log or division of zero in the loss, or NaN values in the data.",
+                          RuntimeWarning, stacklevel=4)
+            return  # nothing to compare: callbacks would treat NaN as a value
         for cb in callbacks:
             cb.on_evaluate(self, logs)
 
@@ -217,19 +268,16 @@ class Runner:
         """
         was_training = self.model.training
         self.model.eval()
-        loss_sum, all_outputs, all_targets = 0.0, [], []
+        window = _Window(self.metrics, self.device, max_elements=None)
         for i, batch in enumerate(data_loader):
             x, y = self._split(batch)
-            outputs, loss = self._forward_loss(x, y, check=i == 0)
-            loss_sum += loss.item() * len(y)
-            all_outputs.append(outputs)
-            all_targets.append(y)
+            every_label = dataset_targets(data_loader) if i == 0 else None
+            outputs, loss = self._forward_loss(x, y, check=i == 0, all_targets=every_label)
+            window.add(loss, outputs, y)
         self.model.train(was_training)
-        if not all_targets:
+        if not window.count:
             raise ValueError("evaluate() got an empty data loader: check the dataset split sizes.")
-        outputs, targets = torch.cat(all_outputs), torch.cat(all_targets)
-        # metrics see the whole set at once, so F1 or balanced accuracy are exact, not batch averages
-        return {"loss": loss_sum / len(targets), **self._metrics(outputs, targets)}
+        return window.values()
 
     @torch.no_grad()
     def predict(self, data, batch_size: int = 1024) -> torch.Tensor:
@@ -246,9 +294,9 @@ class Runner:
         outputs = []
         for x in batches:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                outputs.append(self.model(self._to_device(x)).float().cpu())
+                outputs.append(self.model(self._to_device(x)).float())
         self.model.train(was_training)
-        return torch.cat(outputs)
+        return torch.cat(outputs).cpu()  # one copy back to the CPU, not one per batch
 
     # ---- saving and loading ------------------------------------------------------------
     def save_model(self, save_path) -> None:
@@ -269,20 +317,29 @@ class Runner:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "epoch": epoch, "global_step": self.global_step, "history": self.history,
+            "stopped_early": self.stop_training,
             "callbacks": {key: cb.state_dict() for key, cb in _keyed(callbacks)},
             "rng": get_rng_state(),
         }, path)
 
     def _resume(self, path, callbacks) -> int:
         state = load_checkpoint(path, map_location="cpu")
+        missing = [key for key in ("model", "optimizer", "epoch", "global_step", "history", "rng")
+                   if key not in state]
+        if missing:
+            raise ValueError(f"{path} is not a training checkpoint (it lacks {', '.join(missing)}); a file written "
+                             f"by save_model() or save_path= holds weights only. Load such weights with "
+                             f"runner.load_model(path), or use another checkpoint_path to train from scratch.")
         load_state_dict_checked(self.model, state["model"], source=f"checkpoint {path}")
+        _warn_if_hyperparameters_differ(self.optimizer, state["optimizer"], path)
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
+        if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         for key, cb in _keyed(callbacks):
-            if key in state["callbacks"]:  # a callback added since the checkpoint starts fresh
+            if key in state.get("callbacks", {}):  # a callback added since the checkpoint starts fresh
                 cb.load_state_dict(state["callbacks"][key])
         self.history, self.global_step = state["history"], state["global_step"]
+        self.stop_training = bool(state.get("stopped_early", False))
         set_rng_state(state["rng"])
         return state["epoch"]
 
@@ -294,6 +351,74 @@ class Runner:
             tqdm.write(message)
         else:
             print(message)
+
+
+class _Window:
+    """The loss and outputs of the steps since the last evaluation, summed on the device.
+
+    Nothing here waits for the GPU until `values()` reads the sums, once per evaluation.
+    Outputs are kept for the metrics (flushed every `max_elements` numbers to bound memory).
+    """
+
+    def __init__(self, metrics: dict, device: torch.device, max_elements: int | None = 1 << 24) -> None:
+        self.metrics, self.max_elements = metrics, max_elements
+        self.loss_sum = torch.zeros((), device=device)
+        self.count, self.buffered, self._last_shown = 0, 0, 0.0
+        self.outputs, self.targets, self.metric_sums, self.metric_count = [], [], {}, 0
+
+    def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.loss_sum += loss * len(targets)  # loss is a batch mean: weight it by the batch size
+        self.count += len(targets)
+        if self.metrics:
+            self.outputs.append(outputs.detach())
+            self.targets.append(targets)
+            self.buffered += outputs.numel()
+            if self.max_elements is not None and self.buffered >= self.max_elements:
+                self._flush()
+
+    def _flush(self) -> None:
+        outputs, targets = torch.cat(self.outputs), torch.cat(self.targets)
+        for name, fn in self.metrics.items():
+            self.metric_sums[name] = self.metric_sums.get(name, 0.0) + float(fn(outputs, targets)) * len(targets)
+        self.metric_count += len(targets)
+        self.outputs, self.targets, self.buffered = [], [], 0
+
+    def values(self) -> dict:
+        if self.outputs:
+            self._flush()
+        metrics = {name: total / self.metric_count for name, total in self.metric_sums.items()}
+        return {"loss": self.loss_sum.item() / self.count, **metrics}
+
+    def time_to_show(self) -> bool:
+        now = time.perf_counter()
+        if now - self._last_shown < 0.5:
+            return False
+        self._last_shown = now
+        return True
+
+
+def _warn_if_hyperparameters_differ(optimizer, saved: dict, path) -> None:
+    """A resumed run keeps the checkpoint's settings; say so when the new optimizer asked for others."""
+    changed = {}
+    for new, old in zip(optimizer.param_groups, saved.get("param_groups", [])):
+        for key in new:
+            if key not in ("params", "lr", "initial_lr") and key in old and _differs(old[key], new[key]):
+                changed[key] = (old[key], new[key])
+        new_lr, old_lr = new.get("initial_lr", new["lr"]), old.get("initial_lr", old.get("lr"))
+        if _differs(old_lr, new_lr):
+            changed["lr"] = (old_lr, new_lr)
+    if changed:
+        shown = ", ".join(f"{key} {old} (not {new})" for key, (old, new) in changed.items())
+        warnings.warn(f"Resuming from {path} continues that run with its own settings: {shown}. To train with "
+                      f"the new settings, delete the checkpoint or use a new checkpoint_path.", UserWarning,
+                      stacklevel=4)
+
+
+def _differs(a, b) -> bool:
+    try:
+        return bool(a != b)
+    except (RuntimeError, TypeError, ValueError):  # tensors of several values: compare them as such
+        return not torch.equal(torch.as_tensor(a), torch.as_tensor(b))
 
 
 def _keyed(callbacks):
