@@ -9,13 +9,18 @@ An exercise in a chapter has four cells: the task (markdown); a cell tagged
         expect_close(my_transpose(x), x.T, "my_transpose(x) should equal x.T")
 
 `check` prints one line saying the exercise passed, or raises an error that
-says plainly what is wrong (or that the exercise is not done yet).
+says plainly what is wrong (or that the exercise is not done yet). The
+`expect_*` checks name the mistakes beginners make most: a function that
+returns None (a forgotten `return`), an answer of the wrong type, complex
+numbers where real ones are due.
 """
 
 from __future__ import annotations
 
+import reprlib
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 __all__ = ["ExerciseFailed", "check", "expect", "expect_close", "expect_equal", "expect_shape"]
@@ -23,6 +28,9 @@ __all__ = ["ExerciseFailed", "check", "expect", "expect_close", "expect_equal", 
 
 class ExerciseFailed(AssertionError):
     """A self-check found a wrong answer; the message says what is wrong."""
+
+
+FORGOT_RETURN = "your function returned None: did you forget `return`?"
 
 
 @contextmanager
@@ -40,10 +48,14 @@ def check(exercise: str, hint: str = ""):
         raise ExerciseFailed(f"Exercise {exercise} is not done yet: replace `raise NotImplementedError` in the "
                              f"exercise cell with your code, run that cell, then run this check again.") from None
     except ExerciseFailed as failure:
-        raise ExerciseFailed(f"Exercise {exercise} is not right yet: {failure}.{hint_text}") from None
+        stop = "" if str(failure).endswith(("?", ".")) else "."
+        raise ExerciseFailed(f"Exercise {exercise} is not right yet: {failure}{stop}{hint_text}") from None
     except Exception as error:
-        raise ExerciseFailed(f"Exercise {exercise}: your code raised {type(error).__name__}: {error}.{hint_text}") \
-            from error
+        # e.g. "'NoneType' object has no attribute 'shape'" or "cannot unpack non-iterable NoneType object"
+        none_text = (" Something is None where a value was expected: did a function of yours forget `return`?"
+                     if "NoneType" in str(error) else "")
+        raise ExerciseFailed(f"Exercise {exercise}: your code raised {type(error).__name__}: {error}.{none_text}"
+                             f"{hint_text}") from error
     print(f"Exercise {exercise}: all checks passed.")
 
 
@@ -53,35 +65,61 @@ def expect(condition: bool, message: str) -> None:
         raise ExerciseFailed(message)
 
 
-def _tensor(value) -> torch.Tensor:
-    return value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+def _answer(value, message: str, expected=None) -> None:
+    """Say "not done yet" for a stub's `...`, and name a forgotten `return` (None where an answer is due)."""
+    if value is Ellipsis:
+        raise NotImplementedError
+    if value is None and expected is not None:
+        raise ExerciseFailed(f"{message}: {FORGOT_RETURN}")
+
+
+def _tensor(value, message: str, expected: torch.Tensor | None = None) -> torch.Tensor:
+    """`value` as a CPU tensor, or a clear failure: a wrong type, or complex numbers where real ones are due."""
+    try:
+        tensor = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ExerciseFailed(f"{message} (expected a tensor or numbers, got {type(value).__name__}: "
+                             f"{reprlib.repr(value)})") from None
+    if tensor.is_complex() and expected is not None and not expected.is_complex():
+        raise ExerciseFailed(f"{message} (expected real numbers, got complex ones: {reprlib.repr(value)}; "
+                             "a square root or logarithm of a negative number?)")
+    return tensor
 
 
 def expect_shape(value, shape, name: str = "the result") -> None:
     """Fail unless `value` is a tensor of the given shape."""
+    _answer(value, name, expected=shape)
     expect(isinstance(value, torch.Tensor), f"{name} should be a torch.Tensor, got {type(value).__name__}")
     expect(tuple(value.shape) == tuple(shape), f"{name} should have shape {tuple(shape)}, got {tuple(value.shape)}")
 
 
 def expect_close(actual, expected, message: str, rtol: float = 1e-5, atol: float = 1e-6) -> None:
     """Fail with `message` (and the largest difference) unless the values agree numerically."""
-    if actual is None or actual is Ellipsis:
-        raise NotImplementedError
-    actual, expected = _tensor(actual), _tensor(expected)
+    _answer(actual, message, expected)
+    expected = _tensor(expected, "the expected value")
+    actual = _tensor(actual, message, expected)
     expect(actual.shape == expected.shape,
            f"{message} (shape {tuple(actual.shape)} where {tuple(expected.shape)} was expected)")
-    if not torch.allclose(actual.double(), expected.double(), rtol=rtol, atol=atol):
-        difference = (actual.double() - expected.double()).abs().max().item()
+    dtype = torch.complex128 if expected.is_complex() else torch.float64
+    actual, expected = actual.to(dtype), expected.to(dtype)
+    if not torch.allclose(actual, expected, rtol=rtol, atol=atol):
+        difference = (actual - expected).abs().max().item()
         raise ExerciseFailed(f"{message} (largest difference {difference:.3g})")
 
 
 def expect_equal(actual, expected, message: str) -> None:
-    """Fail with `message` unless `actual == expected` (tensors: same shape and values)."""
-    if actual is Ellipsis:
-        raise NotImplementedError
-    if isinstance(actual, torch.Tensor) or isinstance(expected, torch.Tensor):
-        actual, expected = _tensor(actual), _tensor(expected)
+    """Fail with `message` unless `actual == expected` (tensors and arrays: same shape and values)."""
+    _answer(actual, message, expected)
+    if any(isinstance(value, (torch.Tensor, np.ndarray)) for value in (actual, expected)):
+        expected = _tensor(expected, "the expected value")
+        actual = _tensor(actual, message, expected)
         same = actual.shape == expected.shape and bool((actual == expected).all())
     else:
-        same = actual == expected
+        if isinstance(actual, complex) and not isinstance(expected, complex):
+            raise ExerciseFailed(f"{message} (expected a real number, got the complex {actual!r})")
+        try:
+            same = bool(actual == expected)
+        except (TypeError, ValueError, RuntimeError):  # e.g. a list of tensors: == has no single answer
+            raise ExerciseFailed(f"{message} (cannot compare {type(actual).__name__} with "
+                                 f"{type(expected).__name__}; expected {expected!r})") from None
     expect(same, f"{message} (got {actual!r}, expected {expected!r})")

@@ -25,9 +25,20 @@ __all__ = [
 ]
 
 
+_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
 def env_flag(name: str) -> bool:
-    """True when the environment variable `name` is set to 1/true/yes/on."""
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+    """True when the environment variable `name` is 1/true/yes/on, False when it is 0/false/no/off, empty or unset.
+
+    Raises:
+        ValueError: for any other value (`2`, `y`, `fast`, ...), which would otherwise silently mean off.
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if value not in _ON + _OFF:
+        raise ValueError(f"{name}={os.environ[name]!r} is not understood: set it to {'/'.join(_ON)} to turn it on, "
+                         f"or to {'/'.join(_OFF[:-1])} (or leave it empty) to turn it off; any case works.")
+    return value in _ON
 
 
 # COURSE_FAST=1 shrinks data and epochs so a chapter runs in about a minute on a laptop CPU.

@@ -1,6 +1,7 @@
 """utils, validation, metrics, plotting, exercises, synthetic data."""
 
 import json
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -42,9 +43,15 @@ def test_count_parameters_and_timer():
     model[0].weight.requires_grad_(False)
     assert utils.count_parameters(model) == 4 + 4 * 2 + 2
     assert utils.count_parameters(model, trainable_only=False) == 26
-    with utils.Timer() as timer:
-        sum(range(10000))
-    assert timer.seconds > 0
+
+
+def test_timer_measures_the_block_it_wraps():
+    timer = utils.Timer()
+    time.sleep(0.3)  # before the block: must not count
+    with timer:
+        time.sleep(0.1)
+    assert 0.1 <= timer.seconds < 0.3, timer.seconds
+    assert timer.elapsed() >= timer.seconds
 
 
 def test_record_results(tmp_path, monkeypatch):
@@ -57,9 +64,25 @@ def test_record_results(tmp_path, monkeypatch):
 
 
 def test_fast_flag_parsing(monkeypatch):
-    for value, expected in (("1", True), ("true", True), ("0", False), ("", False)):
+    for value, expected in (("1", True), ("true", True), ("YES", True), (" On ", True), ("0", False),
+                            ("False", False), ("no", False), ("OFF", False), ("", False), ("  ", False)):
         monkeypatch.setenv("COURSE_FAST", value)
         assert utils.env_flag("COURSE_FAST") is expected
+    monkeypatch.delenv("COURSE_FAST")
+    assert utils.env_flag("COURSE_FAST") is False
+
+
+@pytest.mark.parametrize("value", ["2", "y", "fast", "enabled", "-1"])
+def test_unrecognised_flag_values_are_refused(value, monkeypatch):
+    """`COURSE_FAST=2` must not silently mean off."""
+    monkeypatch.setenv("COURSE_FAST", value)
+    with pytest.raises(ValueError, match=rf"COURSE_FAST='{value}' is not understood: .*1/true/yes/on.*0/false/no/off"):
+        utils.env_flag("COURSE_FAST")
+    monkeypatch.setenv("COURSE_OFFLINE", value)
+    with pytest.raises(ValueError, match="COURSE_OFFLINE"):
+        from course_utils import data
+
+        data.download("mnist")
 
 
 # ---- validation ----------------------------------------------------------------------------
@@ -153,6 +176,59 @@ def test_check_failures_say_what_is_wrong():
             exercises.expect_equal(..., 3, "value answer")
 
 
+def _no_return(x):
+    x.sum()  # the student computed the answer but forgot `return`
+
+
+@pytest.mark.parametrize("expectation", [
+    lambda: exercises.expect_close(_no_return(torch.ones(2, 3)), torch.ones(3, 2), "my_transpose(x)"),
+    lambda: exercises.expect_equal(_no_return(torch.ones(2, 3)), torch.ones(3, 2), "my_transpose(x)"),
+    lambda: exercises.expect_equal(_no_return(torch.ones(2)), 3, "count(x)"),
+    lambda: exercises.expect_shape(_no_return(torch.ones(2, 3)), (3, 2), "my_transpose(x)"),
+])
+def test_forgotten_return_is_named(expectation):
+    with pytest.raises(exercises.ExerciseFailed, match=r"Exercise 9\.7 is not right yet: .*your function returned "
+                                                       r"None: did you forget `return`\?"):
+        with exercises.check("9.7"):
+            expectation()
+
+
+def test_none_inside_a_check_suggests_a_forgotten_return():
+    with pytest.raises(exercises.ExerciseFailed, match=r"AttributeError: .*NoneType.*did a function of yours "
+                                                       r"forget `return`\?"):
+        with exercises.check("9.8"):
+            exercises.expect(_no_return(torch.ones(2)).shape == (2,), "shape")
+
+
+@pytest.mark.parametrize("answer", ["0.5", {"value": 0.5}, [torch.ones(2), torch.ones(2)], object()])
+@pytest.mark.parametrize("expectation", [exercises.expect_close, exercises.expect_equal])
+def test_wrong_type_is_named_not_a_raw_type_error(expectation, answer):
+    with pytest.raises(exercises.ExerciseFailed, match=r"^Exercise 9\.9 is not right yet: result \(") as failure:
+        with exercises.check("9.9"):
+            expectation(answer, torch.tensor([0.5, 0.5]), "result")
+    assert "TypeError" not in str(failure.value) and "raised" not in str(failure.value)
+    assert type(answer).__name__ in str(failure.value)
+
+
+@pytest.mark.parametrize("answer", [torch.tensor([1.0 + 0j, 2.0 + 0j]), np.array([1.0 + 0j, 2.0]), 1 + 0j])
+@pytest.mark.parametrize("expectation", [exercises.expect_close, exercises.expect_equal])
+def test_complex_answer_is_refused_where_a_real_one_is_due(expectation, answer):
+    expected = torch.tensor([1.0, 2.0]) if not isinstance(answer, complex) else 1.0
+    with pytest.raises(exercises.ExerciseFailed, match="complex"):
+        expectation(answer, expected, "roots")
+    expectation(torch.tensor([1.0 + 2j]), torch.tensor([1.0 + 2j]), "complex where complex is due")  # fine
+
+
+def test_numpy_and_plain_values_still_compare():
+    exercises.expect_equal(np.int64(3), 3, "numpy integer")
+    exercises.expect_equal((1, 2), (1, 2), "tuple")
+    exercises.expect_equal(np.array([1, 2]), torch.tensor([1, 2]), "array")
+    exercises.expect_equal(None, None, "None is the right answer here")
+    exercises.expect_close(0.1 * 3, 0.3, "float")
+    with pytest.raises(exercises.ExerciseFailed, match="got 4, expected 3"):
+        exercises.expect_equal(4, 3, "number")
+
+
 # ---- synthetic data ------------------------------------------------------------------------
 def test_synthetic_shapes_are_learnable_by_a_small_cnn():
     """The CIFAR-10 fallback must be a real learning task: a tiny CNN beats chance by far."""
@@ -174,8 +250,24 @@ def test_synthetic_shapes_are_learnable_by_a_small_cnn():
     assert accuracy > 0.6, f"a small CNN reached only {accuracy:.2f} on the synthetic shapes"
 
 
+def _colour_f_statistic(images, labels) -> torch.Tensor:
+    """One-way ANOVA F of each channel's mean colour across the classes: about 1 when colour says nothing."""
+    colour = images.float().mean(dim=(2, 3))  # (N, 3)
+    classes = labels.unique()
+    means = torch.stack([colour[labels == c].mean(0) for c in classes])  # (K, 3)
+    counts = torch.stack([(labels == c).sum() for c in classes]).unsqueeze(1)
+    between = (counts * (means - colour.mean(0)) ** 2).sum(0) / (len(classes) - 1)
+    within = sum(((colour[labels == c] - means[i]) ** 2).sum(0) for i, c in enumerate(classes))
+    return between / (within / (len(labels) - len(classes)))
+
+
 def test_colour_alone_does_not_give_the_shape_class_away():
-    images, labels = synthetic.make_shapes(2000, seed=1)
-    mean_colour = images.float().mean(dim=(2, 3))  # (N, 3)
-    per_class = torch.stack([mean_colour[labels == c].mean(0) for c in range(10)])
-    assert per_class.std(0).max() < 0.15 * 255
+    """Measured on 4,000 images: F of at most 1.56 (seed 1), 1.83 (seed 2), 1.20 (seed 3); for 9 and 3,990
+    degrees of freedom, F > 3.0 has a chance of about 0.0015 without a leak. A red tint of 20 levels
+    (8% of the range) in one class gives F = 5.7."""
+    images, labels = synthetic.make_shapes(4000, seed=1)
+    f_statistic = _colour_f_statistic(images, labels)
+    assert f_statistic.max() < 3.0, f"the class shows in the mean colour (F = {f_statistic.tolist()})"
+    leaky = images.clone()
+    leaky[labels == 0, 0] = (leaky[labels == 0, 0].int() + 20).clamp(max=255).to(torch.uint8)  # a red tint
+    assert _colour_f_statistic(leaky, labels)[0] > 3.0, "the test would not notice a tint of 20 levels in one class"
