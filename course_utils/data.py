@@ -312,12 +312,12 @@ def download(name: str, root: str | os.PathLike | None = None, timeout: float = 
         DataUnavailable: when offline (COURSE_OFFLINE=1), when every mirror fails,
             or when the data folder cannot be written to.
     """
-    info = dataset_info(name)
+    info, offline = dataset_info(name), env_flag("COURSE_OFFLINE")
     folder = (Path(root) if root is not None else data_root()) / info.folder
     _check_folder(folder)
     problems = {remote: _verify(folder / remote.name, remote) for remote in info.files}
     problems = {remote: problem for remote, problem in problems.items() if problem is not None}
-    if problems and env_flag("COURSE_OFFLINE"):
+    if problems and offline:
         raise _offline_error(folder, problems)
     if problems:
         _writable_folder(folder)
