@@ -53,6 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fast", action="store_true", help="run with COURSE_FAST=1")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other chapters of an existing report of this label (a run in parts)")
     parser.add_argument("chapters", nargs="*", type=Path, help="notebooks (default: chapters/*.ipynb)")
     args = parser.parse_args()
     notebooks = args.chapters or sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -62,12 +64,18 @@ def main() -> None:
         "device": describe_device(),
         "python": platform.python_version(), "torch": torch.__version__, "chapters": {},
     }
+    target = ROOT / "reports" / f"{label}.json"
+    if args.merge and target.exists():
+        earlier = json.loads(target.read_text())
+        for name, outcome in earlier["chapters"].items():
+            report["chapters"][name] = {**outcome, "date": outcome.get("date", earlier["date"])}
     for path in notebooks:
         outcome = run_chapter(path.resolve(), args.fast, args.timeout)
+        outcome["date"] = report["date"]
         report["chapters"][path.stem] = outcome
         print(f"{path.stem:<40} {'ok ' if outcome['passed'] else 'FAIL'} {outcome['wall_s']:>7.1f} s  "
               f"{outcome['pytest']}", flush=True)
-    target = ROOT / "reports" / f"{label}.json"
+    report["chapters"] = dict(sorted(report["chapters"].items()))
     target.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"wrote {target}")
     if not all(chapter["passed"] for chapter in report["chapters"].values()):
