@@ -56,6 +56,7 @@ student: setup
 
 benchmarks: setup
 	cd benchmarks && ../$(BIN)/python runner_overhead.py --report
+	cd benchmarks && ../$(BIN)/python runner_tabular.py --report
 	cd benchmarks && ../$(BIN)/python data_path.py --report
 	cd benchmarks && ../$(BIN)/python resnet18_cifar.py --report
 
