@@ -2,11 +2,14 @@
 
 Each dataset lists its files with SHA-256 checksums and mirrors. `download`
 fetches what is missing or damaged, checks every file after downloading and
-keeps nothing that fails the check. Environment variables:
+keeps nothing that fails the check. Archives are unpacked after the check, and
+unpacked again whenever a file unpacked from them is missing or has changed.
+Environment variables:
 
 * `COURSE_DATA_DIR`: a folder of pre-downloaded data, laid out as torchvision
   expects (`MNIST/raw/...`, `cifar-10-batches-py/...`); also where downloads go.
-* `COURSE_OFFLINE=1`: never touch the network.
+  A folder that is a file or read-only is reported as such (DataUnavailable).
+* `COURSE_OFFLINE=1`: never touch the network; a damaged file is reported, not deleted.
 """
 
 from __future__ import annotations
