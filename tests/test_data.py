@@ -320,7 +320,10 @@ def read_only(tmp_path):
 
     yield make
     for folder in made:
-        folder.chmod(0o755) if os.geteuid() != 0 else subprocess.run(["chattr", "-i", str(folder)])
+        if os.geteuid() != 0:
+            folder.chmod(0o755)
+        else:
+            subprocess.run(["chattr", "-i", str(folder)])
 
 
 def _loaders_fall_back_with_one_line(capsys, says: str) -> None:
