@@ -14,20 +14,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from common import SimpleCNN, benchmark_parser, fake_images, median, save_result, timed
+from common import SimpleCNN, benchmark_parser, fake_images, median, plain_loop, save_result, timed
 from course_utils import DeviceLoader, get_device, set_seed
 
 TARGET = 10.0
 
 
 def one_epoch(model, optimizer, loader, device):
-    loss_fn = nn.CrossEntropyLoss()
-    for x, y in loader:
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = loss_fn(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    plain_loop(model, optimizer, nn.CrossEntropyLoss(), loader, 1, device)
 
 
 def main() -> None:
