@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,14 +40,20 @@ def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
             env["COURSE_FAST"] = "1"
         command = [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
                    f"--nbval-cell-timeout={timeout}", str(path)]
-        start = time.perf_counter()
+        load = os.getloadavg()[0]  # other programs running: wall time is then inflated
+        start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - start
+        wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU time of pytest and the notebook's kernel: unlike wall time, it hardly grows when
+        # other programs share the machine, so it bounds the wall time of a quiet machine.
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         recorded = {}
         for result_file in Path(metrics_dir).glob("*.json"):
             recorded.update(json.loads(result_file.read_text())["results"])
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
-    return {"passed": done.returncode == 0, "wall_s": round(wall, 1), "pytest": summary, "results": recorded}
+    return {"passed": done.returncode == 0, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": round(load, 1),
+            "pytest": summary,
+            "results": recorded}
 
 
 def main() -> None:
@@ -63,6 +70,7 @@ def main() -> None:
         "label": label, "fast": args.fast, "date": time.strftime("%Y-%m-%d"),
         "device": describe_device(),
         "python": platform.python_version(), "torch": torch.__version__, "chapters": {},
+        "load_average_at_start": round(os.getloadavg()[0], 1),
     }
     target = ROOT / "reports" / f"{label}.json"
     if args.merge and target.exists():
@@ -73,8 +81,8 @@ def main() -> None:
         outcome = run_chapter(path.resolve(), args.fast, args.timeout)
         outcome["date"] = report["date"]
         report["chapters"][path.stem] = outcome
-        print(f"{path.stem:<40} {'ok ' if outcome['passed'] else 'FAIL'} {outcome['wall_s']:>7.1f} s  "
-              f"{outcome['pytest']}", flush=True)
+        print(f"{path.stem:<40} {'ok ' if outcome['passed'] else 'FAIL'} {outcome['wall_s']:>7.1f} s wall "
+              f"{outcome['cpu_s']:>7.1f} s CPU  {outcome['pytest']}", flush=True)
     report["chapters"] = dict(sorted(report["chapters"].items()))
     target.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"wrote {target}")
