@@ -4,8 +4,10 @@ Modules: `runner` (Runner), `callbacks` (EarlyStopping, BestModelSaver),
 `checkpoint` (atomic saves, RNG state), `data` (registry and downloads),
 `datasets` (MNIST, CIFAR-10), `loaders` (DeviceLoader), `tabular` (UCI tables), `synthetic`
 (generated fallbacks), `metrics`, `plotting`, `exercises` (self-checks),
-`student` (student versions), `validation` (clear loss-input errors),
-`utils` (FAST, device, seeds, timer, results).
+`student` (student versions), `validation` (clear errors for common mistakes),
+`utils` (FAST, device, seeds, timer, results). Helpers of single chapters, imported
+from their modules: `graphs` (2), `mlbasics` (3), `text` and `reviews` (8), `rl` (9),
+`style` (10).
 """
 
 from .callbacks import BestModelSaver, Callback, EarlyStopping
