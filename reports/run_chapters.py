@@ -9,7 +9,9 @@ reports in this folder.
     python reports/run_chapters.py             # the real lesson: cpu-default.json or gpu-default.json
 
 The report's name follows from the device and the mode, so a GPU run can never
-overwrite a CPU report.
+overwrite a CPU report. On a machine shared with other programs, OMP_WAIT_POLICY=PASSIVE
+keeps waiting OpenMP threads from spinning, which otherwise inflates both wall and CPU
+time; each chapter's entry records the policy it ran with.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
             recorded.update(json.loads(result_file.read_text())["results"])
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     return {"passed": done.returncode == 0, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": round(load, 1),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
             "pytest": summary,
             "results": recorded}
 
