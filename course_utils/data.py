@@ -9,7 +9,14 @@ Environment variables:
 * `COURSE_DATA_DIR`: a folder of pre-downloaded data, laid out as torchvision
   expects (`MNIST/raw/...`, `cifar-10-batches-py/...`); also where downloads go.
   A folder that is a file or read-only is reported as such (DataUnavailable).
+  Without it: the repository's `data/` folder in a clone of the book, else
+  `~/course_data` (one folder for every chapter, wherever the notebooks lie).
 * `COURSE_OFFLINE=1`: never touch the network; a damaged file is reported, not deleted.
+* `COURSE_DATA_MIRROR`: the address of an institution's mirror (http(s):// or
+  file://), laid out like `COURSE_DATA_DIR`; tried before the public hosts.
+  Several mirrors may be given, separated by spaces.
+
+`python -m course_utils.offline` fetches, verifies and imports whole data folders.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +36,7 @@ from pathlib import Path
 from .utils import env_flag
 
 __all__ = ["DATASETS", "DataUnavailable", "DatasetInfo", "RemoteFile", "check_unpacked", "data_root", "dataset_info",
-           "download", "register_dataset", "say_fallback", "sha256sum"]
+           "download", "mirror_urls", "register_dataset", "say_fallback", "sha256sum", "verify_file"]
 
 
 class DataUnavailable(RuntimeError):
@@ -137,11 +145,22 @@ def dataset_info(name: str) -> DatasetInfo:
 
 
 def data_root() -> Path:
-    """Where data lives: COURSE_DATA_DIR if set, else the repository's `data/` folder."""
+    """Where data lives: COURSE_DATA_DIR if set, else the repository's `data/` folder.
+
+    Where `course_utils` was installed as a package (Colab, a JupyterHub), there is
+    no repository: then `~/course_data`, shared by every chapter.
+    """
     if os.environ.get("COURSE_DATA_DIR"):
         return Path(os.environ["COURSE_DATA_DIR"]).expanduser()
     repo_data = Path(__file__).resolve().parents[1] / "data"
-    return repo_data if repo_data.is_dir() else Path.cwd() / "data"
+    return repo_data if repo_data.is_dir() else Path.home() / "course_data"
+
+
+def mirror_urls(info: DatasetInfo, remote: RemoteFile) -> list[str]:
+    """The addresses of `remote` on the mirrors in COURSE_DATA_MIRROR (same layout as the data folder)."""
+    relative = "/".join(part for part in (info.folder, remote.name) if part)
+    return [base.rstrip("/") + "/" + urllib.parse.quote(relative)
+            for base in os.environ.get("COURSE_DATA_MIRROR", "").split()]
 
 
 def sha256sum(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
@@ -151,6 +170,11 @@ def sha256sum(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def verify_file(path: str | os.PathLike, remote: RemoteFile) -> str | None:
+    """None if `path` is the expected file, else what is wrong with it ("missing" when there is none)."""
+    return _verify(Path(path), remote)
 
 
 def _verify(path: Path, remote: RemoteFile) -> str | None:
@@ -190,11 +214,14 @@ def _writable_folder(folder: Path) -> None:
             from error
 
 
-def _fetch(remote: RemoteFile, target: Path, timeout: float) -> None:
-    """Download `remote` to `target` from the first mirror that gives the right bytes."""
+def _fetch(remote: RemoteFile, target: Path, timeout: float, mirrors: list[str] | tuple = ()) -> None:
+    """Download `remote` to `target` from the first address that gives the right bytes.
+
+    `mirrors` (an institution's, from COURSE_DATA_MIRROR) are tried before the public hosts.
+    """
     errors = []
     partial = target.with_name(target.name + ".part")
-    for url in remote.urls:
+    for url in (*mirrors, *remote.urls):
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
                 while chunk := response.read(1 << 20):
@@ -301,21 +328,24 @@ def check_unpacked(name: str, root: str | os.PathLike | None = None, hashes: boo
     return None
 
 
-def download(name: str, root: str | os.PathLike | None = None, timeout: float = 30.0) -> Path:
+def download(name: str, root: str | os.PathLike | None = None, timeout: float = 30.0,
+             offline: bool | None = None) -> Path:
     """Make sure every file of dataset `name` is present and verified; return its folder.
 
     Files already present are checked against their SHA-256; a damaged or
     partial file is fetched again (offline, it is left as it is and reported).
     Archives are unpacked after verification, and again whenever a file
     unpacked from them is missing or changed. Nothing is created offline
-    unless a present archive must be unpacked.
+    unless a present archive must be unpacked. The mirrors in COURSE_DATA_MIRROR
+    are tried before the public hosts. `offline=None` reads COURSE_OFFLINE.
 
     Raises:
         KeyError: for an unknown dataset name.
         DataUnavailable: when offline (COURSE_OFFLINE=1), when every mirror fails,
             or when the data folder cannot be written to.
     """
-    info, offline = dataset_info(name), env_flag("COURSE_OFFLINE")
+    info = dataset_info(name)
+    offline = env_flag("COURSE_OFFLINE") if offline is None else offline
     folder = (Path(root) if root is not None else data_root()) / info.folder
     _check_folder(folder)
     problems = {remote: _verify(folder / remote.name, remote) for remote in info.files}
@@ -329,7 +359,7 @@ def download(name: str, root: str | os.PathLike | None = None, timeout: float = 
         if problem != "missing":
             print(f"[data] {target} is damaged ({problem}); fetching it again.")
         _record_path(folder, remote).unlink(missing_ok=True)  # a fetched archive is always unpacked again
-        _fetch(remote, target, timeout)
+        _fetch(remote, target, timeout, mirror_urls(info, remote))
     for remote in info.files if info.extract else ():
         _unpack(folder, remote)
     return folder
