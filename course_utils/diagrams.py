@@ -202,7 +202,8 @@ def _edge_point(center, toward, half_width, half_height):
 
 def draw_computational_graph(nodes, edges, edge_labels=None, positions=None,
                              title: str = "A computational graph", ax=None, node_colors=None,
-                             node_width: float = 1.4, edge_label_color: str = COLOURS["gradient"]):
+                             node_width: float = 1.4, node_height: float = 0.6,
+                             edge_label_color: str = COLOURS["gradient"]):
     """A computational graph from a list of nodes and edges, drawn left (inputs) to right.
 
     Args:
@@ -212,7 +213,8 @@ def draw_computational_graph(nodes, edges, edge_labels=None, positions=None,
         positions: {name: (x, y)}; by default each column is a level of the graph
             (`networkx.topological_generations`), inputs on the left.
         node_colors: {name: colour}; by default inputs blue, outputs green, the rest orange.
-        node_width: width of each node's box (widen it for long labels).
+        node_width, node_height: size of each node's box (enlarge it for long or
+            two-line labels).
 
     Returns:
         (fig, ax)
@@ -233,12 +235,13 @@ def draw_computational_graph(nodes, edges, edge_labels=None, positions=None,
         positions = {}
         for level, names in enumerate(nx.topological_generations(graph)):
             for i, name in enumerate(names):
-                positions[name] = ((node_width + 1.4) * level, -1.5 * (i - (len(names) - 1) / 2))
+                positions[name] = ((node_width + 1.4) * level,
+                                   -(node_height + 0.9) * (i - (len(names) - 1) / 2))
     xs, ys = zip(*positions.values())
     width = max(xs) - min(xs) + node_width + 0.6
-    height = max(ys) - min(ys) + 1.6
+    height = max(ys) - min(ys) + node_height + 1.0
     fig, ax = _axes(ax, (max(4.0, 1.1 * width), max(2.0, 1.1 * height + 0.4)), title)
-    half_width, half_height = node_width / 2 + 0.05, 0.35
+    half_width, half_height = node_width / 2 + 0.05, node_height / 2 + 0.05
     for source, target in graph.edges:
         start = _edge_point(positions[source], positions[target], half_width, half_height)
         end = _edge_point(positions[target], positions[source], half_width, half_height)
@@ -249,9 +252,9 @@ def draw_computational_graph(nodes, edges, edge_labels=None, positions=None,
         default = ("input" if graph.in_degree(name) == 0
                    else "output" if graph.out_degree(name) == 0 else "hidden")
         colour = (node_colors or {}).get(name, COLOURS[default])
-        draw_box(ax, positions[name], graph.nodes[name]["label"], width=node_width, height=0.6,
+        draw_box(ax, positions[name], graph.nodes[name]["label"], width=node_width, height=node_height,
                  color=colour, fontsize=10)
     ax.set_xlim(min(xs) - node_width / 2 - 0.3, max(xs) + node_width / 2 + 0.3)
-    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    ax.set_ylim(min(ys) - node_height / 2 - 0.5, max(ys) + node_height / 2 + 0.5)
     _blank(ax)
     return fig, ax
