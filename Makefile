@@ -3,13 +3,23 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+# Where the two builds go: the full site (published) and the FAST one (tests; it says so on every page).
+SITE_FULL := _build/html
+SITE_FAST := _build/fast/_build/html
+FAST_BANNER := FAST build: the short test run of the book (COURSE_FAST=1, small data, few epochs). \
+  Its numbers are not the lesson's results; the full book shows those.
+# No progress bars in book builds, notebook tests and reports: the website and CI logs stay clean.
+# (Readers running a chapter in Jupyter or a terminal see them; see Runner.train's progress=.)
+export COURSE_PROGRESS := 0
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 
 .PHONY: help setup book book-fast test unit notebooks site-test student benchmarks report clean
 
 help:
-	@echo "make book       set everything up and build the website (default mode) into _build/html"
-	@echo "make book-fast  the same with COURSE_FAST=1 (small data, few epochs: minutes, not hours)"
-	@echo "make test       set everything up and run the whole test suite (unit tests, notebooks, book, browser)"
+	@echo "make book       set everything up and build the full website (default mode) into $(SITE_FULL)"
+	@echo "make book-fast  a FAST build (COURSE_FAST=1: small data, few epochs) into $(SITE_FAST), with a banner"
+	@echo "make test       set everything up and run the whole test suite (unit tests, notebooks, FAST book, browser)"
+	@echo "make site-test  the browser test of a built site (SITE=$(SITE_FAST) by default; SITE=$(SITE_FULL) for the full one)"
 	@echo "make student    write student versions of the chapters (solutions removed) into student/"
 	@echo "make benchmarks run benchmarks/ on this machine's best device; results go to reports/ (several minutes)"
 	@echo "make report     run every chapter in default mode (FAST=1: FAST mode), timed, into reports/"
@@ -28,15 +38,39 @@ build/static/mathjax/tex-mml-chtml.js: node_modules/.package-lock.json
 	rm -rf build/static/mathjax && mkdir -p build/static
 	cp -r node_modules/mathjax/es5 build/static/mathjax
 
-setup: $(STAMP) build/static/mathjax/tex-mml-chtml.js
+# ipykernel warns at every kernel start that its link to the local Jupyter client (127.0.0.1)
+# is not encrypted. The warning is noise in build and test logs; this kernel configuration,
+# read from the environment's etc/ipython, drops that one message and no other.
+$(KERNEL_CONFIG): $(STAMP)
+	mkdir -p $(dir $@)
+	printf '%s\n' \
+	  '# Written by make setup (see the Makefile): drop ipykernel'"'"'s warning that the kernel' \
+	  '# talks to its local client over unencrypted TCP; every other message still shows.' \
+	  'import logging' '' '' \
+	  'class _LocalTcpNotice(logging.Filter):' \
+	  '    def filter(self, record):' \
+	  '        return "running over TCP without encryption" not in record.getMessage()' '' '' \
+	  'logging.getLogger("IPKernelApp").addFilter(_LocalTcpNotice())' > $@
 
+setup: $(STAMP) $(KERNEL_CONFIG) build/static/mathjax/tex-mml-chtml.js
+
+# The full build: what the workflow publishes (built by its GPU job, where the full run fits).
 book: setup
-	# --all: re-execute every page, so a FAST build never leaves its outputs in a full one (and vice versa)
-	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
-	@echo "The website is in _build/html/index.html"
+	# --all: re-execute every page, so no output of an earlier build survives
+	env -u COURSE_FAST $(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
+	@echo "The website is in $(SITE_FULL)/index.html"
 
-book-fast:
-	COURSE_FAST=1 $(MAKE) book
+# The FAST build goes to its own folder, so it never overwrites the full site, and its
+# configuration adds a banner to every page that says it is the short run.
+build/fast_config.yml: _config.yml setup
+	$(BIN)/python -c "import sys, yaml; config = yaml.safe_load(open('_config.yml')); \
+	  config.setdefault('html', {})['announcement'] = sys.argv[1]; \
+	  yaml.safe_dump(config, open('$@', 'w'), allow_unicode=True, sort_keys=False)" "$(FAST_BANNER)"
+
+book-fast: setup build/fast_config.yml
+	COURSE_FAST=1 $(BIN)/jupyter-book build . --config build/fast_config.yml --path-output _build/fast \
+	  --all --warningiserror --nitpick --keep-going
+	@echo "The FAST website is in $(SITE_FAST)/index.html"
 
 unit: setup
 	$(BIN)/python -m pytest tests --ignore=tests/site
@@ -45,9 +79,10 @@ notebooks: setup
 	$(BIN)/python tests/nbval_copies.py chapters build/nbval
 	COURSE_FAST=1 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider build/nbval
 
+SITE ?= $(SITE_FAST)
 site-test: setup
-	@command -v chromium >/dev/null || { echo "site-test needs Chromium: sudo apt-get install chromium (Debian/Ubuntu)"; exit 1; }
-	$(BIN)/python -m pytest tests/site
+	@command -v chromium >/dev/null || { echo "site-test needs Chromium: sudo apt-get install chromium fonts-noto-cjk (Debian/Ubuntu)"; exit 1; }
+	COURSE_SITE=$(SITE) $(BIN)/python -m pytest tests/site
 
 test: unit notebooks book-fast site-test
 

@@ -4,17 +4,54 @@ Every function draws into a Matplotlib figure and returns it; nothing is shown
 or saved unless asked (`save_path=`), so the same code works in notebooks and
 plain scripts (call `plt.show()` there). Figures keep an opaque background so
 they read in dark mode too.
+
+Importing this module (any `import course_utils` does) sets Matplotlib
+defaults that read at the website's column width (about 750 px at 1280 px,
+the width of a 7.5-inch figure at 100 dpi): larger fonts and a default figure
+size that is shown about full size. A figure drawn much wider is shrunk to
+the column and its labels with it: keep at most three panels in a row at about
+3.3 inches each (`panel_figsize`), and more rows instead of more columns.
 """
 
 from __future__ import annotations
 
 import math
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
-__all__ = ["plot_confusion_matrix", "plot_decision_boundary", "plot_history", "show_images"]
+__all__ = ["BOOK_STYLE", "COLUMN_INCHES", "panel_figsize", "plot_confusion_matrix", "plot_decision_boundary",
+           "plot_history", "show_images"]
+
+COLUMN_INCHES = 7.5  # the website's text column at 1280 px is about 750 px = 7.5 in at 100 dpi
+BOOK_STYLE = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10.5,
+    "ytick.labelsize": 10.5,
+    "legend.fontsize": 10,
+    "figure.titlesize": 13,
+}
+mpl.rcParams.update(BOOK_STYLE)
+
+
+def panel_figsize(ncols: int, nrows: int = 1, height: float = 3.2) -> tuple[float, float]:
+    """A figure size for `ncols` x `nrows` panels that fits the page's column.
+
+    At most three panels go in a row: more would shrink every label below
+    legibility on the website, so put them in more rows.
+    """
+    if not 1 <= ncols <= 3:
+        raise ValueError(f"{ncols} panels in a row do not fit the page's column (at most 3): "
+                         "use more rows, e.g. plt.subplots(2, 2) instead of plt.subplots(1, 4).")
+    width = min(COLUMN_INCHES * 1.25, 3.6 * ncols + 0.4)
+    return width, height * nrows
 
 
 def _finish(fig, save_path):
@@ -38,15 +75,22 @@ def plot_history(history: dict, metrics=("loss",), title: str = "Training histor
     steps = history["step"]
     per_epoch = len(set(history["epoch"])) == len(history["epoch"])
     x, x_label = (history["epoch"], "epoch") if per_epoch else (steps, "training step")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    ncols = min(len(metrics), 3)
+    nrows = math.ceil(len(metrics) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=panel_figsize(ncols, nrows, height=3.4), squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.axis("off")
+    for ax, metric in zip(axes.flat, metrics):
         for split, style in (("train", "-o"), ("dev", "--s")):
             key = f"{split}_{metric}"
             if key in history:
                 ax.plot(x, history[key], style, markersize=3, label=split)
-        ax.set(title=f"{title}: {metric}", xlabel=x_label, ylabel=metric)
+        ax.set(title=f"{title}: {metric}" if len(metrics) == 1 else metric, xlabel=x_label, ylabel=metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs and steps are whole numbers
         ax.legend()
         ax.grid(alpha=0.3)
+    if len(metrics) > 1:
+        fig.suptitle(title)
     return _finish(fig, save_path)
 
 
@@ -70,7 +114,8 @@ def show_images(images: torch.Tensor, labels=None, predictions=None, classes=Non
     n = len(images)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.9 * nrows + 0.4), squeeze=False)
+    side = min(1.6, COLUMN_INCHES * 1.25 / ncols)  # the whole grid fits the column
+    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 0.3) * nrows + 0.4), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -84,7 +129,7 @@ def show_images(images: torch.Tensor, labels=None, predictions=None, classes=Non
             caption.append(f"pred {name(predictions[i])}")
             if labels is not None and int(predictions[i]) != int(labels[i]):
                 color = "red"
-        ax.set_title("\n".join(caption), fontsize=8, color=color)
+        ax.set_title("\n".join(caption), fontsize=9.5, color=color)
     fig.suptitle(title)
     return _finish(fig, save_path)
 

@@ -14,6 +14,7 @@ summed where they are computed and read once per log line or evaluation.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import warnings
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm  # plain bars: they are only shown in a terminal
+from tqdm import tqdm  # the text bar (terminals, and notebooks without ipywidgets)
 
 from .callbacks import BestModelSaver, Callback
 from .checkpoint import atomic_save, get_rng_state, load_checkpoint, load_state_dict_checked, set_rng_state
@@ -30,6 +31,47 @@ from .validation import (check_loss_inputs, check_optimizer_holds_model, check_r
                          explain_forward_error)
 
 __all__ = ["Runner"]
+
+_OFF, _ON = {"0", "false", "no", "off"}, {"1", "true", "yes", "on"}
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def progress_wanted(progress: bool | None = None) -> bool:
+    """Whether `Runner.train` shows a progress bar.
+
+    `progress=True/False` decides. Otherwise the environment variable
+    COURSE_PROGRESS does (1 on, 0 off); without it, bars show in a notebook or
+    a terminal and stay quiet in CI (the CI variable is set) and wherever
+    stderr goes to a log. `make` sets COURSE_PROGRESS=0 for the book builds and
+    the notebook tests, so the website and CI logs carry no bars.
+    """
+    if progress is not None:
+        return bool(progress)
+    setting = os.environ.get("COURSE_PROGRESS", "").strip().lower()
+    if setting in _OFF | _ON:
+        return setting in _ON
+    if setting:
+        raise ValueError(f"COURSE_PROGRESS={setting!r} is not understood: use 1 (show progress bars) or 0 (hide).")
+    if os.environ.get("CI"):
+        return False
+    return _in_notebook() or sys.stderr.isatty()
+
+
+def _progress_bar():
+    """tqdm's widget bar in a notebook with ipywidgets, else its text bar (it redraws in place in Jupyter too)."""
+    if _in_notebook():
+        try:
+            import ipywidgets  # noqa: F401  (tqdm.notebook needs it)
+            from tqdm.notebook import tqdm as notebook_tqdm
+            return notebook_tqdm
+        except ImportError:
+            pass
+    return tqdm
 
 
 class Runner:
@@ -134,7 +176,8 @@ class Runner:
                 learning rate, scheduler, callbacks, random state). A run that already finished
                 (all `num_epochs` done, or stopped early) trains no further: re-running the cell
                 gives back the finished run's history. Delete the file to start over.
-            progress: show a progress bar; by default only in an interactive terminal.
+            progress: show a progress bar; by default in a notebook or a terminal unless
+                COURSE_PROGRESS=0 or CI is set (see `progress_wanted`).
             verbose: print the log lines ([Train], [Evaluate], [Saver], ...); False keeps quiet.
 
         A loss that becomes NaN or infinite stops training with a warning at the next
@@ -167,7 +210,7 @@ class Runner:
                 return self.history
             self.log(f"[Resume] continuing from {checkpoint_path} after epoch {start_epoch}")
         all_targets = dataset_targets(train_loader)  # to check every label once, not only the first batch's
-        show_bar = progress if progress is not None else sys.stderr.isatty()
+        show_bar = progress_wanted(progress)
         self._start_time = time.perf_counter()
         for cb in callbacks:
             cb.on_train_begin(self)
@@ -193,8 +236,8 @@ class Runner:
                      all_targets):
         self.model.train()
         window = _Window(self.metrics, self.device)  # training values since the last evaluation
-        self._bar = tqdm(train_loader, desc=f"epoch {self.epoch + 1}/{num_epochs}", leave=False) \
-            if show_bar else None
+        bar = _progress_bar() if show_bar else None
+        self._bar = bar(train_loader, desc=f"epoch {self.epoch + 1}/{num_epochs}", leave=False) if bar else None
         last_step = len(train_loader) - 1 if eval_steps else None
         i = -1
         for i, batch in enumerate(self._bar or train_loader):

@@ -91,3 +91,17 @@ def test_student_version_drops_solutions_only(path, tmp_path):
     for i in stubs:
         assert original[i + 1].source not in {cell.source for cell in student}, f"cell {i + 1} leaked"
     assert all(cell.cell_type != "code" or (not cell.outputs and cell.execution_count is None) for cell in student)
+
+
+MAX_CODE_LINE = 80  # the website's code column shows about 80 characters without scrolling
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + [ROOT / "pages" / "status.ipynb"],
+                         ids=IDS + ["status.ipynb"])
+def test_code_lines_fit_the_page(path):
+    """Every code line fits the website's column (at most 80 characters): no sideways scrolling."""
+    long_lines = [f"cell {i}: {line[:40]}... ({len(line)} characters)"
+                  for i, cell in enumerate(nbformat.read(path, as_version=4).cells) if cell.cell_type == "code"
+                  for line in cell.source.splitlines() if len(line) > MAX_CODE_LINE]
+    assert not long_lines, (f"{path.name}: {len(long_lines)} code line(s) longer than {MAX_CODE_LINE} "
+                            f"characters, e.g. {long_lines[:3]}")
