@@ -38,7 +38,8 @@ _OFF, _ON = {"0", "false", "no", "off"}, {"1", "true", "yes", "on"}
 def _in_notebook() -> bool:
     """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab)."""
     shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
-    return type(shell).__name__ == "ZMQInteractiveShell"
+    # Colab's shell is a subclass of Jupyter's ZMQInteractiveShell
+    return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
 
 
 def progress_wanted(progress: bool | None = None) -> bool:
