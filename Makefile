@@ -65,6 +65,7 @@ book: setup
 build/fast_config.yml: _config.yml setup
 	$(BIN)/python -c "import sys, yaml; config = yaml.safe_load(open('_config.yml')); \
 	  config.setdefault('html', {})['announcement'] = sys.argv[1]; \
+	  config['exclude_patterns'] = config.get('exclude_patterns', []) + ['.*', '.*/**']; \
 	  yaml.safe_dump(config, open('$@', 'w'), allow_unicode=True, sort_keys=False)" "$(FAST_BANNER)"
 
 book-fast: setup build/fast_config.yml
