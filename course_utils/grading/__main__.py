@@ -1,0 +1,3 @@
+from course_utils.grading.cli import main
+
+main()

@@ -1,0 +1,210 @@
+"""The process that runs one submission: started by the grader, never by hand.
+
+It runs one cell at a time, as the grader sends them on its standard input, and
+answers each with one JSON line on file descriptor 3. Before any student code
+runs it limits its own memory, CPU time and file sizes, moves into its scratch
+folder, loads a private copy of the checking functions and notes which
+functions the libraries hold; then it installs an audit hook (PEP 578) that
+refuses to open, list or change the instructor's files, the submissions, the
+other scratch folders and anything outside its own scratch folder for writing,
+and refuses to start processes or load C code. A hidden check runs with the
+private checking functions and the modules as the locked cells imported them;
+if a library function was replaced, the check is reported as tampered with.
+
+This makes cheating by ordinary means fail; it is not a security sandbox against
+code written to escape it (see pages/instructors.md).
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib.util
+import io
+import json
+import os
+import resource
+import sys
+import traceback
+import types
+
+WATCHED = ("builtins", "torch", "torch.nn.functional", "numpy", "math", "course_utils.exercises",
+           "torch.Tensor", "numpy.ndarray")  # modules, and classes (whose added methods count too)
+BLOCKED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+                  "os.forkpty", "pty.spawn", "ctypes.", "socket.connect", "socket.bind", "os.kill", "os.killpg")
+CHANGING_EVENTS = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.chmod",
+                   "os.chown", "os.truncate", "os.utime", "shutil.")
+
+
+class OutputLimit(BaseException):
+    """Raised when a cell prints more than the grader allows (BaseException: `except Exception` cannot hide it)."""
+
+
+class CappedOutput(io.TextIOBase):
+    """Stands in for stdout and stderr: counts what a cell prints, keeps nothing, stops a flood."""
+
+    def __init__(self, limit: int):
+        self.limit, self.count = limit, 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        self.count += len(text)
+        if self.count > self.limit:
+            self.count = -10 ** 12  # raise once per cell, then let the error's own printing through
+            raise OutputLimit(f"the cell printed more than {self.limit} characters")
+        return len(text)
+
+
+def _limit(kind: int, value: int) -> None:
+    hard = resource.getrlimit(kind)[1]
+    value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+    resource.setrlimit(kind, (value, value))
+
+
+def _audit_hook(scratch: str, forbidden: list[str]):
+    """An audit hook that keeps the submission's code inside `scratch`."""
+    scratch = os.path.realpath(scratch)
+    forbidden = [os.path.realpath(path) for path in forbidden]
+    own_pid = str(os.getpid())
+
+    def inside(path: str, root: str) -> bool:
+        return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+    def refuse_path(path, writing: bool) -> None:
+        if isinstance(path, int) or path is None:
+            return
+        real = os.path.realpath(os.fsdecode(path))
+        parts = real.split(os.sep)
+        if (not inside(real, scratch) and (writing or any(inside(real, root) for root in forbidden))
+                and real != os.devnull):
+            raise PermissionError(f"the grader does not let a submission {'change' if writing else 'read'} {real}")
+        if len(parts) > 2 and parts[1] == "proc" and parts[2] not in (own_pid, "self", "thread-self"):
+            raise PermissionError(f"the grader does not let a submission look at other processes ({real})")
+
+    def hook(event: str, args) -> None:
+        if event == "open":
+            path, mode, flags = args
+            writing = any(c in (mode or "") for c in "wax+") or bool((flags or 0) & (os.O_WRONLY | os.O_RDWR))
+            refuse_path(path, writing)
+        elif event in ("os.listdir", "os.scandir"):
+            refuse_path(args[0] if args and args[0] is not None else ".", False)
+        elif event.startswith(CHANGING_EVENTS):
+            for path in args[:2]:
+                if isinstance(path, (str, bytes, os.PathLike)):
+                    refuse_path(path, True)
+        elif event.startswith(BLOCKED_EVENTS):
+            raise PermissionError(f"the grader does not let a submission do this: {event}")
+
+    return hook
+
+
+def _private_checks() -> dict:
+    """A private copy of `course_utils/exercises.py`, loaded from its file and kept out of sys.modules
+    (so patching `course_utils.exercises` changes nothing, and the heavy package is not imported)."""
+    package = importlib.util.find_spec("course_utils")
+    path = os.path.join(package.submodule_search_locations[0], "exercises.py")
+    spec = importlib.util.spec_from_file_location("_grader_exercises", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {name: getattr(module, name) for name in module.__all__}
+
+
+def _watched() -> dict:
+    """name -> module or class that a check relies on."""
+    objects = {}
+    for name in WATCHED:
+        module, _, attribute = name.rpartition(".")
+        objects[name] = sys.modules.get(name) or getattr(sys.modules.get(module), attribute, None)
+    return {name: value for name, value in objects.items() if value is not None}
+
+
+def _snapshot() -> dict:
+    """(name, attribute) -> the object, for the modules and classes a check relies on."""
+    return {(name, attribute): value for name, owner in _watched().items()
+            for attribute, value in vars(owner).items() if attribute != "__warningregistry__"}
+
+
+def _replaced(snapshot: dict) -> list[str]:
+    """The watched attributes replaced or removed since the snapshot, and methods added to watched classes."""
+    missing, watched = object(), _watched()
+    changed = {f"{name}.{attribute}" for (name, attribute), value in snapshot.items()
+               if vars(watched[name]).get(attribute, missing) is not value}
+    changed |= {f"{name}.{attribute}" for name, owner in watched.items() if isinstance(owner, type)
+                for attribute in vars(owner) if (name, attribute) not in snapshot}
+    return sorted(changed)
+
+
+def _describe(error: BaseException, sources: dict, filename: str) -> dict:
+    """The error as the grader reports it: its type, first message line, and the student's line that
+    ran last (in an exercise cell), or the cell's own line."""
+    message = (str(error).strip().splitlines() or [""])[0][:300]
+    frames = [(frame.filename, frame.lineno) for frame in traceback.extract_tb(error.__traceback__)]
+    if isinstance(error, SyntaxError) and error.filename:
+        frames.append((error.filename, error.lineno))
+    students = [frame for frame in frames if frame[0].startswith("<exercise")]
+    here = [frame for frame in frames if frame[0] == filename]
+    name, line = (students or here or [(filename, None)])[-1]
+    if not students and filename.startswith("<check"):
+        name, line = filename, None  # the check's own line says nothing the message does not
+    lines = sources.get(name, "").splitlines()
+    text = lines[line - 1].strip()[:120] if line and 0 < line <= len(lines) else ""
+    where = f"line {line} of {name.strip('<>')}" if line else ""
+    memory = isinstance(error, MemoryError) or "can't allocate memory" in str(error)
+    return {"error_type": type(error).__name__, "message": message, "where": where, "line_text": text,
+            "memory": memory, "output_limit": isinstance(error, OutputLimit)}
+
+
+def main() -> None:
+    commands = os.fdopen(os.dup(0), "r")
+    config = json.loads(commands.readline())
+    answers = os.fdopen(config["answer_fd"], "w", buffering=1)
+    _limit(resource.RLIMIT_AS, config["memory_mb"] * 2 ** 20)
+    _limit(resource.RLIMIT_CPU, config["cpu_s"])
+    _limit(resource.RLIMIT_FSIZE, config["file_mb"] * 2 ** 20)
+    os.chdir(config["scratch"])
+    with open(os.devnull) as devnull:
+        os.dup2(devnull.fileno(), 0)  # the submission cannot read the next cells from stdin
+    sys.stdin = open(os.devnull)
+    import matplotlib
+    matplotlib.use("Agg")
+    import numpy  # noqa: F401  (imported before the snapshot, so they are watched)
+    import torch  # noqa: F401
+    import torch.nn.functional  # noqa: F401
+    checks = _private_checks()
+    snapshot = _snapshot()
+    sys.addaudithook(_audit_hook(config["scratch"], config["forbidden"]))
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    sources: dict = {}  # cell file name -> source, to quote the line of an error
+    locked_modules: dict = {}  # names the locked cells bound to modules (torch, F, np, ...)
+    while True:
+        command = json.loads(commands.readline() or '{"kind": "exit"}')
+        if command["kind"] == "exit":
+            break
+        answer = {"index": command["index"], "nonce": command["nonce"], "ok": True}
+        filename, source = command["filename"], command["source"]
+        sources[filename] = source
+        output = CappedOutput(config["output_chars"])
+        sys.stdout = sys.stderr = output
+        try:
+            code = compile(source, filename, "exec")
+            if command["kind"] == "check":
+                exec(code, {**namespace, **locked_modules, **checks})
+            else:
+                exec(code, namespace)
+                if command["kind"] == "locked":  # trusted code: watch what it imported, too
+                    for key, value in _snapshot().items():
+                        snapshot.setdefault(key, value)
+                    locked_modules.update({name: namespace[name] for name in code.co_names if
+                                           isinstance(namespace.get(name), types.ModuleType)})
+        except BaseException as error:  # noqa: BLE001  (SystemExit and OutputLimit too: all are the cell's)
+            answer.update(ok=False, **_describe(error, sources, filename))
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        if command["kind"] == "check" and _replaced(snapshot):
+            answer.update(ok=False, tampered=_replaced(snapshot)[:5])
+        answers.write(json.dumps(answer) + "\n")
+
+
+if __name__ == "__main__":
+    main()
