@@ -26,7 +26,7 @@ import networkx as nx
 import numpy as np
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangle
 
-__all__ = ["draw_arrow", "draw_box", "draw_computational_graph", "draw_network", "draw_node",
+__all__ = ["COLOURS", "draw_arrow", "draw_box", "draw_computational_graph", "draw_network", "draw_node",
            "draw_number_grid", "new_diagram"]
 
 COLOURS = {"input": "#cfe8ff", "hidden": "#ffe3b3", "output": "#d5f5d5", "box": "#f2f2f2",
