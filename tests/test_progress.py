@@ -26,8 +26,14 @@ def test_ci_is_quiet(monkeypatch):
     assert progress_wanted() is False
 
 
-def test_a_log_file_is_quiet():
-    assert progress_wanted() is False  # pytest captures stderr: not a terminal, not a notebook
+def test_a_log_file_is_quiet(monkeypatch):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False)  # stderr goes to a log, not a notebook
+    assert progress_wanted() is False
+
+
+def test_a_terminal_shows_bars(monkeypatch):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert progress_wanted() is True
 
 
 def test_bad_setting_is_explained(monkeypatch):
