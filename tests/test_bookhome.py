@@ -271,3 +271,21 @@ def test_binder_pins_the_tested_versions_with_a_cpu_only_torch():
     post_build = ROOT / "binder" / "postBuild"
     assert os.access(post_build, os.X_OK) and "--no-deps -e ." in post_build.read_text()
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+
+
+# ---------------------------------------------------------------- the simulated Colab (slow)
+
+@pytest.mark.skipif(os.environ.get("COURSE_COLAB_SIM") != "1",
+                    reason="slow (a 5 GB environment, built once; then about a minute per chapter): "
+                           "COURSE_COLAB_SIM=1 runs it")
+def test_chapter_0_runs_alone_in_a_simulated_colab_and_torch_is_kept():
+    sys.path.insert(0, str(ROOT / "tests"))
+    import colab_sim
+
+    venv = Path(os.environ.get("COURSE_COLAB_SIM_VENV", colab_sim.DEFAULT_VENV))
+    results, before, after = colab_sim.simulate([ROOT / "chapters" / "00_getting_started.ipynb"], venv, fast=True)
+    [result] = results
+    assert result["ok"], result["error"]
+    assert result["installed"] and result["kept"], result  # the cell installed course_utils, torch untouched
+    assert before == after and before["torch"] == "2.13.0"
+    assert result["data_folder"].endswith("home/course_data")
