@@ -2,11 +2,15 @@
 
 `load_mnist` and `load_cifar10` return an `ImageDataset`: the images as one
 uint8 tensor, their labels, and where they came from. When the real data
-cannot be had, one line says so and a fallback is used: scikit-learn's real
-8x8 handwritten digits resized to 28x28 for MNIST, and synthetic 32x32 colour
-patterns made by `synthetic.make_shapes` for CIFAR-10. `dataset.is_fallback`
-tells a chapter which one it got, so it never reports fallback numbers as
-results on the real dataset.
+cannot be had, one line says so and a fallback is used. For MNIST it is
+scikit-learn's real 8x8 handwritten digits, sharpened and drawn into 28x28 with
+small random moves (`synthetic.draw_digits`): real handwriting, but from 1,797
+digits, not 70,000. For CIFAR-10 it is synthetic 32x32 colour images of 10
+shapes on varied backgrounds (`synthetic.make_shapes`): built so that the
+lessons of CIFAR-10 carry over (a small CNN stays far from 100%, a horizontal
+flip does not change the class), but drawn, not photographed.
+`dataset.is_fallback` tells a chapter which one it got, so it never reports
+fallback numbers as results on the real dataset.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from torch.utils.data import Dataset
 
 from .data import DataUnavailable, check_unpacked, data_root, download, say_fallback
 from .loaders import DeviceLoader
-from .synthetic import SHAPE_CLASSES, make_shapes
+from .synthetic import SHAPE_CLASSES, draw_digits, make_shapes
 
 __all__ = ["ImageDataset", "load_cifar10", "load_mnist"]
 
@@ -198,19 +202,31 @@ def _check_mnist(root) -> str | None:
     return problem
 
 
+DIGIT_COPIES = {True: 5, False: 3}  # drawn versions of each training / test digit in the MNIST fallback
+
+
+@functools.lru_cache(maxsize=2)
 def _digits_as_mnist(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's 1,797 real 8x8 digits, laid out like MNIST: 20x20 digit centred in 28x28, 0..255."""
+    """scikit-learn's 1,797 real 8x8 digits drawn like MNIST digits: sharpened, in a 20x20 box centred in 28x28.
+
+    A fixed 20% of the digits (360) form the test split. Each digit is drawn several times
+    (`DIGIT_COPIES`), moved at random by a small shift, rotation, shear and scale
+    (`synthetic.draw_digits`), so that, as in MNIST, strokes are sharp and do not sit on
+    exactly the same pixels in every image. Versions of one digit stay in one split.
+    """
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16  # (N, 1, 8, 8) in [0, 1]
-    images = F.pad(F.interpolate(images, size=(20, 20), mode="bilinear", align_corners=False), (4, 4, 4, 4))
-    images = (images.clamp(0, 1) * 255).round().to(torch.uint8)
+    images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16  # (N, 1, 8, 8) ink in [0, 1]
     labels = torch.tensor(digits.target)
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
     num_test = 360  # a fixed 20% test split
     index = order[num_test:] if train else order[:num_test]
-    return images[index], labels[index]
+    copies = DIGIT_COPIES[train]
+    drawn = draw_digits(images[index], copies, seed=0 if train else 1)
+    labels = labels[index].repeat_interleave(copies)
+    mixed = torch.randperm(len(labels), generator=torch.Generator().manual_seed(2))  # copies not side by side
+    return (drawn[mixed] * 255).round().to(torch.uint8), labels[mixed]
 
 
 def load_mnist(split: str = "train", transform=None) -> ImageDataset:
@@ -228,7 +244,9 @@ def load_mnist(split: str = "train", transform=None) -> ImageDataset:
         return ImageDataset(real.data.unsqueeze(1), real.targets, [str(d) for d in range(10)], (0.1307,),
                             (0.3081,), "MNIST", "real", f"MNIST {split} set (real)", transform)
     except DataUnavailable as error:
-        fallback = "scikit-learn digits: 1,797 real 8x8 handwritten digits resized to 28x28 (1,437 train / 360 test)"
+        fallback = ("scikit-learn digits: 1,797 real 8x8 handwritten digits, sharpened and drawn into 28x28 with a "
+                    "random small shift, tilt and size (5 versions of each of 1,437 training digits, 3 of each of "
+                    "360 test digits)")
         say_fallback("mnist", error, fallback)
     images, labels = _digits_as_mnist(train)
     train_images = _digits_as_mnist(True)[0].float() / 255  # statistics from the training part only
@@ -239,7 +257,7 @@ def load_mnist(split: str = "train", transform=None) -> ImageDataset:
 
 @functools.lru_cache(maxsize=2)
 def _shapes(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    return make_shapes(20000 if train else 4000, seed=0 if train else 1)
+    return make_shapes(10000 if train else 4000, seed=0 if train else 1)
 
 
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -261,7 +279,8 @@ def load_cifar10(split: str = "train", transform=None) -> ImageDataset:
         return ImageDataset(images, torch.tensor(real.targets), real.classes, CIFAR10_MEAN, CIFAR10_STD,
                             "CIFAR-10", "real", f"CIFAR-10 {split} set (real)", transform)
     except DataUnavailable as error:
-        fallback = "synthetic shapes: 32x32 colour images of 10 pattern classes made by course_utils (20,000 train / 4,000 test)"
+        fallback = ("synthetic shapes: 32x32 colour images of 10 shapes (disk, ring, ..., flag) at random places, sizes "
+                    "and colours on varied backgrounds, drawn by course_utils, not photographs (10,000 train / 4,000 test)")
         say_fallback("cifar10", error, fallback)
     images, labels = _shapes(train)
     train_images = _shapes(True)[0].float() / 255  # statistics from the training part only

@@ -97,7 +97,7 @@ def test_mnist_offline_uses_labelled_digits_fallback(monkeypatch, capsys):
     assert len(lines) == 1 and "FALLBACK" in lines[0] and "NOT results on the real dataset" in lines[0]
     assert train.is_fallback and "FALLBACK" in train.description
     assert train.images.shape[1:] == (1, 28, 28) and train.images.dtype == torch.uint8
-    assert len(train) == 1437 and len(test) == 360
+    assert len(train) == 1437 * datasets.DIGIT_COPIES[True] and len(test) == 360 * datasets.DIGIT_COPIES[False]
     assert set(train.targets.tolist()) == set(range(10))
     x, y = train[0]
     assert x.shape == (1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
