@@ -103,64 +103,49 @@ def load_home(root: str | Path = ROOT) -> BookHome:
 
 
 _INSTALL_CELL = '''\
-# Makes this chapter run on its own: in Colab, on a JupyterHub, anywhere.
-# Where the book's helper package `course_utils` is installed, it does
-# nothing. Otherwise it installs it from the book's home (about a minute),
-# keeping the torch, torchvision and numpy that are already installed.
+# Makes this chapter run on its own (Colab, a JupyterHub, anywhere): if the
+# book's helper package `course_utils` is missing, pip installs it from the
+# book's home (about a minute), pinning the torch, torchvision and numpy that
+# are installed so that they are kept. Elsewhere this cell does nothing.
 # Written by `python -m course_utils.bookhome sync` from _config.yml.
 import importlib
-import importlib.metadata
+import importlib.metadata as metadata
 import importlib.util
 import os
 import site
 import subprocess
 import sys
 import tempfile
-import time
 
 BOOK_HOME = "{url}"
 BOOK_BRANCH = "{branch}"
 
-
-def install_course_utils():
-    """pip-installs course_utils; the installed torch & co. are pinned."""
-    # A teacher (or a test) may point COURSE_UTILS_SOURCE to a wheel or clone.
+if importlib.util.find_spec("course_utils") is None:
+    # A teacher (or a test) may set COURSE_UTILS_SOURCE to a wheel or a clone.
     source = os.environ.get("COURSE_UTILS_SOURCE") or (
         f"course-utils @ git+{{BOOK_HOME}}@{{BOOK_BRANCH}}")
-    keep = []
-    for name in ("torch", "torchvision", "torchaudio", "numpy"):
-        try:
-            keep.append(f"{{name}}=={{importlib.metadata.version(name)}}")
-        except importlib.metadata.PackageNotFoundError:
-            pass
+    keep = [f"{{name}}=={{metadata.version(name)}}"
+            for name in ("torch", "torchvision", "torchaudio", "numpy")
+            if importlib.util.find_spec(name)]
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
-        pins.write("\\n".join(keep) + "\\n")
-    print(f"Installing {{source}}\\nkeeping {{', '.join(keep) or 'nothing'}}")
-    start = time.time()
-    pip = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet",
-         "--constraint", pins.name, source],
-        capture_output=True, text=True)
+        pins.write("\\n".join(keep) + "\\n")  # a pip constraints file
+    print(f"Installing {{source}}, keeping {{', '.join(keep) or 'nothing'}}")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                          "--constraint", pins.name, source],
+                         capture_output=True, text=True)
     if pip.returncode != 0:
         print(pip.stdout[-4000:], pip.stderr[-4000:], sep="\\n")
         raise RuntimeError(
             "Installing course_utils failed (pip's messages are above). "
             "Without internet, ask for the book's wheel and set "
-            "COURSE_UTILS_SOURCE to its path; see pages/setup.md at "
-            f"{{BOOK_HOME}}.")
+            f"COURSE_UTILS_SOURCE to it; see pages/setup.md at {{BOOK_HOME}}")
     importlib.invalidate_caches()
-    user_site = site.getusersitepackages()  # pip's --user fallback on hubs
-    if os.path.isdir(user_site) and user_site not in sys.path:
-        site.addsitedir(user_site)
-    print(f"Installed in {{time.time() - start:.0f}} s.")
-
-
-if importlib.util.find_spec("course_utils") is None:
-    install_course_utils()
+    if site.getusersitepackages() not in sys.path:  # pip's --user fallback
+        site.addsitedir(site.getusersitepackages())
     from course_utils.data import data_root
 
     data_root().mkdir(parents=True, exist_ok=True)
-    print(f"Data folder: {{data_root()}} (COURSE_DATA_DIR changes it)")
+    print(f"Installed. Data folder: {{data_root()}} (COURSE_DATA_DIR moves it)")
 '''
 
 
@@ -172,7 +157,7 @@ def install_cell_source(home: BookHome) -> str:
 def _install_cell(home: BookHome) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(install_cell_source(home))
     cell.id = "install-course-utils"
-    cell.metadata = {"tags": [INSTALL_TAG, "hide-input"]}
+    cell.metadata = {"tags": [INSTALL_TAG]}  # visible: students see what it does
     return cell
 
 

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,10 +106,15 @@ def run_chapter(venv: Path, notebook: Path, source: str, fast: bool, workdir: Pa
     executed = nbformat.read(folder / notebook.name, as_version=4)
     install = next((cell for cell in executed.cells if "install" in cell.metadata.get("tags", [])), None)
     install_text = "".join(out.get("text", "") for out in (install.outputs if install else []))
-    seconds = re.search(r"Installed in (\d+) s", install_text)
+    timing = install.metadata.get("execution", {}) if install else {}
+    seconds = None
+    if "iopub.execute_input" in timing and "shell.execute_reply" in timing:  # recorded by nbclient
+        start_cell, end_cell = (datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+                                for key in ("iopub.execute_input", "shell.execute_reply"))
+        seconds = round((end_cell - start_cell).total_seconds(), 1)
     return {"chapter": notebook.name, "ok": proc.returncode == 0, "wall_s": round(wall, 1),
-            "install_cell_added": added, "installed": "Installed in" in install_text,
-            "install_s": int(seconds.group(1)) if seconds else None,
+            "install_cell_added": added, "installed": "Installed." in install_text,
+            "install_s": seconds,
             "data_folder": next(iter(re.findall(r"Data folder: (\S+)", install_text)), None),
             "error": proc.stderr[-3000:] if proc.returncode else ""}
 
