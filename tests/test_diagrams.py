@@ -113,3 +113,16 @@ def test_draw_computational_graph_rejects_bad_input():
         draw_computational_graph(["x"], [("x", "y")])
     with pytest.raises(ValueError, match="cycle"):
         draw_computational_graph(["x", "y"], [("x", "y"), ("y", "x")])
+
+
+def test_computational_graph_box_size_and_colours():
+    from course_utils.diagrams import COLOURS
+    fig, ax = draw_computational_graph([("x", "x\ntwo lines"), "y"], [("x", "y")],
+                                       node_width=2.0, node_height=0.9,
+                                       node_colors={"y": COLOURS["highlight"]})
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    assert len(boxes) == 2
+    assert all(abs(box.get_width() - 2.0) < 1e-9 and abs(box.get_height() - 0.9) < 1e-9
+               for box in boxes)
+    assert matplotlib.colors.same_color(boxes[1].get_facecolor(), COLOURS["highlight"])
+    fig.canvas.draw()
