@@ -13,7 +13,6 @@ Edits to locked cells are reported and ignored.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import secrets
@@ -31,30 +30,9 @@ from pathlib import Path
 import nbformat
 
 from course_utils.grading.assignment import Assignment
+from course_utils.grading.report import Outcome, write_feedback, write_gradebook
 
-__all__ = ["Limits", "Outcome", "grade_folder", "grade_notebook", "write_gradebook", "write_feedback"]
-
-# status -> what it means, in the words the feedback file uses
-STATUS_TEXT = {
-    "passed": "passed",
-    "failed": "the hidden check found a wrong answer",
-    "not done": "not done yet (the stub still raises NotImplementedError or returns ...)",
-    "error": "your code raised an error",
-    "syntax error": "your code has a syntax error, so it could not run",
-    "missing": "the exercise cell was not found in your notebook (was it deleted?)",
-    "tampered": "your code interfered with the grader (it changed functions the checks rely on, or wrote to "
-                "the grader's answer channel), so no point could be given",
-    "timeout": "the time limit was reached before this exercise was checked (an endless loop?)",
-    "memory limit": "your code used more memory than allowed",
-    "crashed": "the Python process stopped before this exercise was checked",
-    "too much output": "your code printed far too much",
-    "not run": "not checked, because an earlier problem stopped the run",
-    "invalid notebook": "the file is not a notebook that Jupyter can open",
-    "empty file": "the file is empty",
-    "file too large": "the file is too large to grade",
-    "wrong notebook": "this is not the notebook of this assignment",
-}
-
+__all__ = ["Limits", "grade_folder", "grade_notebook"]
 
 @dataclass
 class Limits:
@@ -66,18 +44,6 @@ class Limits:
     output_chars: int = 1_000_000
     file_mb: int = 50
     jobs: int = 2
-
-
-@dataclass
-class Outcome:
-    """One exercise of one submission, as a row of the gradebook."""
-
-    student: str
-    exercise: str
-    points: float
-    max_points: float
-    status: str
-    first_error_line: str = ""
 
 
 @dataclass
@@ -130,8 +96,9 @@ def _plan(cells: list, assignment: Assignment, run: _Run) -> list[dict]:
         submitted = by_id.get(cell["grade_id"])
         if cell["kind"] == "exercise" and submitted is None and len(tagged) == len(assigned_exercises):
             submitted = tagged[assigned_exercises.index(cell)]  # metadata lost: match by order
-        if cell["kind"] != "exercise" and (submitted["source"].rstrip() != cell["source"].rstrip() if submitted
-                                           else cell["source"].rstrip() not in sources):
+        assigned = cell["source"].rstrip()
+        if cell["kind"] != "exercise" and (submitted["source"].rstrip() != assigned if submitted
+                                           else assigned not in sources):
             changed.append(cell["exercise"] and f"the check cell of exercise {cell['exercise']}"
                            or f"cell {cell['grade_id']}")
         if cell["cell_type"] != "code":
@@ -159,14 +126,16 @@ def _start(scratch: Path, limits: Limits, forbidden: list[Path]):
     read_end, write_end = os.pipe()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch), "TMPDIR": str(scratch),
            "COURSE_FAST": "1", "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(scratch / ".matplotlib"),
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # finds course_utils, installed or not
     env.update({key: os.environ[key] for key in ("COURSE_DATA_DIR", "COURSE_DATA_MIRROR") if key in os.environ})
     process = subprocess.Popen([sys.executable, "-m", "course_utils.grading.sandbox"], cwd=scratch, env=env,
                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                pass_fds=(write_end,), start_new_session=True)
     os.close(write_end)
-    config = {"answer_fd": write_end, "scratch": str(scratch), "forbidden": [str(path) for path in forbidden], "memory_mb": limits.memory_mb,
-              "cpu_s": int(limits.wall_s) + 5, "file_mb": 100, "output_chars": limits.output_chars}
+    config = {"answer_fd": write_end, "scratch": str(scratch), "forbidden": [str(path) for path in forbidden],
+              "memory_mb": limits.memory_mb, "cpu_s": int(limits.wall_s) + 5, "file_mb": 100,
+              "output_chars": limits.output_chars}
     process.stdin.write((json.dumps(config) + "\n").encode())
     process.stdin.flush()
     return process, read_end
@@ -293,6 +262,15 @@ def _stop(process) -> None:
     process.wait()
 
 
+def _grade_safely(path: Path, assignment: Assignment, *args) -> _Run:
+    """`grade_notebook`, but a notebook that breaks the grader itself gets a status, not a lost gradebook."""
+    try:
+        return grade_notebook(path, assignment, *args)
+    except Exception as error:  # e.g. cells whose metadata is a list: JSON that nbformat accepts
+        return _whole("invalid notebook", f"the grader could not read it ({type(error).__name__}: {error})"[:300],
+                      assignment, _Run())
+
+
 def _submissions(folder: Path, assignment: Assignment) -> dict:
     """student -> notebook path: `<student>.ipynb` files, or `<student>/<anything>.ipynb` folders."""
     found = {}
@@ -324,8 +302,8 @@ def grade_folder(assignment: Assignment, submissions: str | Path, output_dir: st
     forbidden = (submissions, output_dir, *instructor_files)
     try:
         with ThreadPoolExecutor(max_workers=limits.jobs) as pool:
-            runs = dict(zip(found, pool.map(lambda path: grade_notebook(path, assignment, limits, forbidden,
-                                                                        scratch_root), found.values())))
+            runs = dict(zip(found, pool.map(lambda path: _grade_safely(path, assignment, limits, forbidden,
+                                                                       scratch_root), found.values())))
     finally:
         shutil.rmtree(scratch_root, ignore_errors=True)
     rows = []
@@ -340,28 +318,3 @@ def grade_folder(assignment: Assignment, submissions: str | Path, output_dir: st
                        [row for row in rows if row.student == student and row.exercise != "locked cells"], run.notes)
     write_gradebook(output_dir / "gradebook.csv", rows)
     return rows
-
-
-def write_gradebook(path: Path, rows: list[Outcome]) -> None:
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["student", "exercise", "points", "max_points", "status", "first_error_line"])
-        writer.writerows([row.student, row.exercise, f"{row.points:g}", f"{row.max_points:g}", row.status,
-                          row.first_error_line] for row in rows)
-
-
-def write_feedback(path: Path, student: str, assignment: Assignment, rows: list[Outcome], notes: list) -> None:
-    """A short, plain feedback file for one student."""
-    total = sum(row.points for row in rows)
-    lines = [f"Feedback for {student} on {assignment.notebook}",
-             f"Score: {total:g} of {assignment.max_points:g} points.", ""]
-    for row in rows:
-        lines.append(f"Exercise {row.exercise} ({row.points:g} of {row.max_points:g}): {STATUS_TEXT[row.status]}.")
-        if row.first_error_line:
-            lines.append(f"    {row.first_error_line}")
-    if notes:
-        lines += ["", "Also:"] + [f"- {note}" for note in notes]
-    lines += ["", "Each exercise was checked by running your exercise cells with the notebook's other cells as "
-              "they were assigned, in FAST mode, in a fresh Python process."]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")

@@ -21,6 +21,7 @@ import builtins
 import importlib.util
 import io
 import json
+import linecache
 import os
 import resource
 import sys
@@ -184,6 +185,7 @@ def main() -> None:
         answer = {"index": command["index"], "nonce": command["nonce"], "ok": True}
         filename, source = command["filename"], command["source"]
         sources[filename] = source
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # for inspect, as IPython
         output = CappedOutput(config["output_chars"])
         sys.stdout = sys.stderr = output
         try:
