@@ -123,8 +123,10 @@ def simulate(notebooks: list[Path], venv: Path = DEFAULT_VENV, fast: bool = True
              repo: Path = ROOT) -> tuple[list[dict], dict[str, str], dict[str, str]]:
     """Run each notebook alone; return (results, versions before, versions after) of the kept packages."""
     build_venv(venv)
+    # a run that was killed may have left course_utils behind: the chapters must install it themselves
+    subprocess.run([str(_python(venv)), "-m", "pip", "uninstall", "--quiet", "-y", "course-utils"],
+                   capture_output=True)
     base = freeze(venv)
-    restore(venv, base)
     before = {name: base[name] for name in KEPT}
     results = []
     with tempfile.TemporaryDirectory(prefix="colab_sim_") as workdir:
