@@ -37,7 +37,7 @@ SKIP_PAGES = {"genindex.html", "search.html"}  # Sphinx's generated index and se
 PAGES = sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html")
                if p.name not in SKIP_PAGES and "_static" not in p.parts) if SITE.is_dir() else []
 CONTENT_PAGES = [p for p in PAGES if p != "index.html"]  # index.html only redirects
-SHOT_CHAPTER = "chapters/07_cnn_mnist_resnet_cifar.html"
+SHOT_CHAPTER = os.environ.get("SITE_SHOT_CHAPTER", "chapters/07_cnn_mnist_resnet_cifar.html")
 
 # The FAST banner's words (the Makefile's book-fast target puts them on every page).
 FAST_BANNER = "FAST build"
