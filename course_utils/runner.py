@@ -81,7 +81,8 @@ class Runner:
     Args:
         model: the network.
         optimizer: an optimizer over `model.parameters()` (None for a runner that only evaluates).
-        loss_fn: e.g. `nn.CrossEntropyLoss()`; called as `loss_fn(outputs, targets)`.
+        loss_fn: e.g. `nn.CrossEntropyLoss()`; called as `loss_fn(outputs, targets)`. A loss
+            module goes to the device with the model, so its class weights go along.
         metrics: name -> function(outputs, targets) giving a number, e.g. `{"acc": accuracy}`.
             Metrics see whole sets at once: `evaluate` applies them to all outputs of the
             loader, and the `train_<name>` values to all training outputs since the last
@@ -114,6 +115,8 @@ class Runner:
         self.amp, self.channels_last = amp, channels_last
         memory_format = torch.channels_last if channels_last else torch.preserve_format
         self.model = model.to(self.device, memory_format=memory_format)
+        if isinstance(loss_fn, nn.Module):  # e.g. CrossEntropyLoss(weight=...) keeps its weights on the GPU too
+            loss_fn = loss_fn.to(self.device)
         self.optimizer, self.loss_fn, self.metrics = optimizer, loss_fn, dict(metrics or {})
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
         self.callbacks, self.grad_clip = list(callbacks), grad_clip

@@ -247,3 +247,12 @@ def test_mixed_precision_off_by_default_and_refused_where_unsupported():
     assert not runner.amp and not runner.channels_last
     with pytest.raises(ValueError, match="supported on CUDA and CPU"):
         Runner(nn.Linear(2, 1), None, nn.MSELoss(), device=torch.device("meta"), amp=True)
+
+
+def test_loss_module_goes_to_the_device_with_the_model():
+    """Class weights of a loss stay on the CPU otherwise, and a GPU run fails in its first step."""
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0]))
+    model = nn.Linear(2, 2)
+    runner = Runner(model, None, loss_fn, device=torch.device("meta"))
+    assert runner.loss_fn.weight.device.type == "meta"
+    assert next(runner.model.parameters()).device.type == "meta"
