@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: the seed's SimpleCNN, fake data, timing, and the report file."""
+"""Shared pieces of the benchmarks: the original course's SimpleCNN, fake data, timing, and the report file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed's DataLoader loop against the device-resident data path, on the seed's SimpleCNN.
+"""The original course's DataLoader loop against the device-resident data path, on the original course's SimpleCNN.
 
 Seed 001 trains SimpleCNN on MNIST with a DataLoader, batch 64, moving every
 batch to the device. `DeviceLoader` keeps the whole dataset on the device and
@@ -46,7 +46,7 @@ def main() -> None:
     print(f"device {device}: speed-up {speedup:.1f}x (target >= {TARGET:.0f}x on a GPU: {verdict})")
     if args.report:
         save_result("data_path", device, {
-            "value": round(speedup, 2), "unit": "speed-up per epoch over the seed's DataLoader loop",
+            "value": round(speedup, 2), "unit": "speed-up per epoch over the original course's DataLoader loop",
             "budget": f">= {TARGET:.0f} on a GPU", "passed": speedup >= TARGET if device.type == "cuda" else None,
             "dataloader_s": round(results["seed DataLoader, batch 64"], 3),
             "device_loader_s": round(results["DeviceLoader, batch 512"], 3),
