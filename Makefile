@@ -13,7 +13,7 @@ FAST_BANNER := FAST build: the short test run of the book (COURSE_FAST=1, small 
 export COURSE_PROGRESS := 0
 KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 
-.PHONY: help setup book book-fast test unit notebooks site-test student benchmarks report clean
+.PHONY: help setup book book-fast test unit notebooks site-test student colab-sim benchmarks report clean
 
 help:
 	@echo "make book       set everything up and build the full website (default mode) into $(SITE_FULL)"
@@ -21,6 +21,8 @@ help:
 	@echo "make test       set everything up and run the whole test suite (unit tests, notebooks, FAST book, browser)"
 	@echo "make site-test  the browser test of a built site (SITE=$(SITE_FAST) by default; SITE=$(SITE_FULL) for the full one)"
 	@echo "make student    write student versions of the chapters (solutions removed) into student/"
+	@echo "make colab-sim  run every chapter alone in a simulated Colab (another torch; needs PyPI, 5 GB, slow)"
+	@echo "course-grade    assign, grade and self-check homework: see pages/instructors.md"
 	@echo "make benchmarks run benchmarks/ on this machine's best device; results go to reports/ (several minutes)"
 	@echo "make report     run every chapter in default mode (FAST=1: FAST mode), timed, into reports/"
 
@@ -89,6 +91,10 @@ test: unit notebooks book-fast site-test
 
 student: setup
 	$(BIN)/python -m course_utils.student chapters/*.ipynb --output-dir student
+
+# Every chapter alone in a fresh environment with another torch, as on Colab (built once in build/colab-sim).
+colab-sim: setup
+	$(BIN)/python tests/colab_sim.py --fast --report build/colab-sim/report.json
 
 benchmarks: setup
 	cd benchmarks && ../$(BIN)/python runner_overhead.py --report
