@@ -22,7 +22,8 @@ def test_environment_variable_decides(monkeypatch, value, expected):
 
 
 def test_ci_is_quiet(monkeypatch):
-    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)  # a terminal would show bars ...
+    monkeypatch.setenv("CI", "true")  # ... but not in CI
     assert progress_wanted() is False
 
 
