@@ -21,7 +21,6 @@ import struct
 from pathlib import Path
 
 import torch
-import torchvision
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
@@ -229,6 +228,14 @@ def _digits_as_mnist(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     return (drawn[mixed] * 255).round().to(torch.uint8), labels[mixed]
 
 
+def _torchvision_datasets():
+    """torchvision.datasets, imported only when a real dataset is read: importing torchvision
+    takes seconds (over 5 s on a GPU machine), and the chapters without images never need it."""
+    import torchvision
+
+    return torchvision.datasets
+
+
 def load_mnist(split: str = "train", transform=None) -> ImageDataset:
     """MNIST (60,000 train / 10,000 test), or the labelled scikit-learn digits fallback.
 
@@ -239,7 +246,7 @@ def load_mnist(split: str = "train", transform=None) -> ImageDataset:
     """
     train = _check_split(split)
     try:
-        real = _load_real("mnist", lambda root: torchvision.datasets.MNIST(root, train=train, download=False),
+        real = _load_real("mnist", lambda root: _torchvision_datasets().MNIST(root, train=train, download=False),
                           check=_check_mnist)
         return ImageDataset(real.data.unsqueeze(1), real.targets, [str(d) for d in range(10)], (0.1307,),
                             (0.3081,), "MNIST", "real", f"MNIST {split} set (real)", transform)
@@ -273,7 +280,7 @@ def load_cifar10(split: str = "train", transform=None) -> ImageDataset:
     """
     train = _check_split(split)
     try:
-        real = _load_real("cifar10", lambda root: torchvision.datasets.CIFAR10(root, train=train, download=False),
+        real = _load_real("cifar10", lambda root: _torchvision_datasets().CIFAR10(root, train=train, download=False),
                           check=lambda root: check_unpacked("cifar10", root, hashes=False))  # torchvision checks MD5s
         images = torch.from_numpy(real.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
         return ImageDataset(images, torch.tensor(real.targets), real.classes, CIFAR10_MEAN, CIFAR10_STD,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn import metrics as skm
 
 __all__ = ["accuracy", "binary_accuracy", "classification_scores", "confusion_matrix"]
 
@@ -41,6 +40,8 @@ def classification_scores(targets, predictions, average: str = "binary") -> dict
         targets: true labels. predictions: predicted labels (not scores).
         average: "binary" for two classes (class 1 is positive), "macro" or "weighted" for more.
     """
+    from sklearn import metrics as skm  # imported here: importing scikit-learn takes seconds
+
     y_true, y_pred = _numpy(targets), _numpy(predictions)
     precision, recall, f1, _ = skm.precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
     return {"accuracy": float(skm.accuracy_score(y_true, y_pred)), "precision": float(precision),
@@ -49,5 +50,7 @@ def classification_scores(targets, predictions, average: str = "binary") -> dict
 
 def confusion_matrix(targets, predictions, num_classes: int | None = None) -> np.ndarray:
     """Counts: row = true class, column = predicted class."""
+    from sklearn import metrics as skm
+
     labels = None if num_classes is None else list(range(num_classes))
     return skm.confusion_matrix(_numpy(targets), _numpy(predictions), labels=labels)
