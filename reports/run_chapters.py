@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
     with tempfile.TemporaryDirectory() as metrics_dir:
         env = dict(os.environ, COURSE_METRICS_DIR=metrics_dir)
+        env.setdefault("COURSE_PROGRESS", "0")  # no progress bars, as under `make report`
         env.pop("COURSE_FAST", None)
         if fast:
             env["COURSE_FAST"] = "1"
