@@ -89,12 +89,20 @@ def plain_loop(model, optimizer, loss_fn, loader, num_epochs: int, device) -> li
 
 
 def alternating(run_a, run_b, device: torch.device, repeats: int) -> tuple[list[float], list[float]]:
-    """Seconds of `run_a()` and `run_b()`, alternated so that both see the same machine load (after a warm-up)."""
+    """Seconds of `run_a()` and `run_b()`, alternated so that both see the same machine load (after a warm-up).
+
+    The order flips every round (a b, b a, a b, ...): on this 2-core CPU the second run of a pair was
+    about 2% slower even when both ran the same code, which would count against whichever runs second.
+    """
     run_a(), run_b()
     times_a, times_b = [], []
-    for _ in range(repeats):
-        times_a += timed(run_a, device, 1)
-        times_b += timed(run_b, device, 1)
+    for round_ in range(repeats):
+        if round_ % 2 == 0:
+            times_a += timed(run_a, device, 1)
+            times_b += timed(run_b, device, 1)
+        else:
+            times_b += timed(run_b, device, 1)
+            times_a += timed(run_a, device, 1)
     return times_a, times_b
 
 

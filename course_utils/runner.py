@@ -13,6 +13,7 @@ summed where they are computed and read once per log line or evaluation.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -133,6 +134,12 @@ class Runner:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    def _autocast(self):
+        """bfloat16 autocast when `amp` is on; otherwise no context at all (it costs microseconds a step)."""
+        if self.amp:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def _split(self, batch):
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
             raise ValueError("Each batch must be a pair (inputs, targets); wrap your tensors in "
@@ -141,7 +148,7 @@ class Runner:
 
     def _forward_loss(self, x: torch.Tensor, y: torch.Tensor, check: bool = False, all_targets=None):
         try:
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            with self._autocast():
                 outputs = self.model(x)
         except RuntimeError as error:
             clearer = explain_forward_error(error, x)
@@ -340,7 +347,7 @@ class Runner:
             batches = (batch[0] if isinstance(batch, (tuple, list)) else batch for batch in data)
         outputs = []
         for x in batches:
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            with self._autocast():
                 outputs.append(self.model(self._to_device(x)).float())
         self.model.train(was_training)
         return torch.cat(outputs).cpu()  # one copy back to the CPU, not one per batch
