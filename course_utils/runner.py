@@ -421,7 +421,7 @@ class _Window:
         self.outputs, self.targets, self.metric_sums, self.metric_count = [], [], {}, 0
 
     def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-        self.loss_sum += loss * len(targets)  # loss is a batch mean: weight it by the batch size
+        self.loss_sum.add_(loss, alpha=len(targets))  # a batch mean, weighted by the batch size: one kernel
         self.count += len(targets)
         if self.metrics:
             self.outputs.append(outputs.detach())
