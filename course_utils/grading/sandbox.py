@@ -172,6 +172,12 @@ def main() -> None:
     import numpy  # noqa: F401  (imported before the snapshot, so they are watched)
     import torch  # noqa: F401
     import torch.nn.functional  # noqa: F401
+    # Loaded before the audit hook and the snapshot, as the chapters' own code needs them:
+    # torchvision loads its operators through ctypes, which the hook refuses, and importing
+    # torch._dynamo (the first optimizer does) wraps torch.manual_seed, which is no cheat.
+    import sklearn  # noqa: F401
+    import torch._dynamo  # noqa: F401
+    import torchvision  # noqa: F401
     checks = _private_checks()
     snapshot = _snapshot()
     sys.addaudithook(_audit_hook(config["scratch"], config["forbidden"]))
