@@ -230,7 +230,7 @@ def _digits_as_mnist(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _torchvision_datasets():
     """torchvision.datasets, imported only when a real dataset is read: importing torchvision
-    takes seconds (over 5 s on a GPU machine), and the chapters without images never need it."""
+    takes a second or more, and the chapters without images never need it."""
     import torchvision
 
     return torchvision.datasets
