@@ -34,6 +34,7 @@ from course_utils.grading.report import Outcome, write_feedback, write_gradebook
 
 __all__ = ["Limits", "grade_folder", "grade_notebook"]
 
+
 @dataclass
 class Limits:
     """Per-submission limits: wall time (s), memory (MiB of address space), printed characters per cell,
