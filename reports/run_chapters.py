@@ -11,7 +11,8 @@ reports in this folder.
 The report's name follows from the device and the mode, so a GPU run can never
 overwrite a CPU report. On a machine shared with other programs, OMP_WAIT_POLICY=PASSIVE
 keeps waiting OpenMP threads from spinning, which otherwise inflates both wall and CPU
-time; each chapter's entry records the policy it ran with.
+time; each chapter's entry records the policy it ran with. Each entry also lists the
+chapter's slowest cells (pytest's --durations), so a report shows where the time goes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -32,6 +34,23 @@ import torch
 from course_utils import describe_device
 
 ROOT = Path(__file__).resolve().parents[1]
+SLOWEST_CELLS = 8  # listed per chapter, if they took at least a second
+# a line of pytest's durations: "12.34s call     chapters/x.ipynb::Cell 7" (the 8th code cell)
+DURATION = re.compile(r"^\s*([\d.]+)s call\s+\S+::Cell (\d+)\s*$")
+
+
+def slowest_cells(pytest_output: str, path: Path) -> list[list]:
+    """[[seconds, first line of the code cell], ...] from pytest's --durations lines."""
+    code = [cell for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"]
+    cells = []
+    for line in pytest_output.splitlines():
+        match = DURATION.match(line)
+        if match:
+            index = int(match.group(2))
+            source = "".join(code[index]["source"]) if index < len(code) else ""
+            first = source.strip().splitlines()[0][:60] if source.strip() else ""
+            cells.append([float(match.group(1)), f"code cell {index}: {first}"])
+    return cells
 
 
 def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
@@ -42,7 +61,8 @@ def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
         if fast:
             env["COURSE_FAST"] = "1"
         command = [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-                   f"--nbval-cell-timeout={timeout}", str(path)]
+                   f"--nbval-cell-timeout={timeout}", f"--durations={SLOWEST_CELLS}", "--durations-min=1.0",
+                   str(path)]
         load = os.getloadavg()[0]  # other programs running: wall time is then inflated
         start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -56,7 +76,7 @@ def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     return {"passed": done.returncode == 0, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": round(load, 1),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
-            "pytest": summary,
+            "pytest": summary, "slowest_cells": slowest_cells(done.stdout, path),
             "results": recorded}
 
 

@@ -1,0 +1,27 @@
+"""reports/run_chapters.py: the parts that do not need a chapter run."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("run_chapters", ROOT / "reports" / "run_chapters.py")
+run_chapters = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(run_chapters)
+
+
+def test_slowest_cells_name_the_code_cells_pytest_timed(tmp_path):
+    notebook = tmp_path / "chapter.ipynb"
+    cells = [{"cell_type": "markdown", "source": ["# Title"]},
+             {"cell_type": "code", "source": ["import torch\n", "x = 1"]},
+             {"cell_type": "markdown", "source": ["text"]},
+             {"cell_type": "code", "source": ["\n", "train(model)  # long\n"]}]
+    notebook.write_text(json.dumps({"cells": cells}))
+    output = ("....\n============ slowest 8 durations ============\n"
+              f"12.51s call     {notebook}::Cell 1\n"
+              f"1.20s call     {notebook}::Cell 0\n"
+              f"1.05s setup    {notebook}::Cell 0\n"
+              "2 passed in 14.02s\n")
+    assert run_chapters.slowest_cells(output, notebook) == [
+        [12.51, "code cell 1: train(model)  # long"], [1.2, "code cell 0: import torch"]]
+    assert run_chapters.slowest_cells("2 passed in 0.5s\n", notebook) == []
