@@ -53,6 +53,20 @@ def slowest_cells(pytest_output: str, path: Path) -> list[list]:
     return cells
 
 
+def source_commit() -> str | None:
+    """The commit the chapters run at: git's HEAD ("+changes" when the chapters or the package
+    differ from it), or the COMMIT file of an exported tree (a machine without git), else None."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "chapters", "course_utils"],
+                                 cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+changes" if changed else "")
+    except (OSError, subprocess.CalledProcessError):
+        exported = ROOT / "COMMIT"
+        return exported.read_text().strip() if exported.exists() else None
+
+
 def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
     with tempfile.TemporaryDirectory() as metrics_dir:
         env = dict(os.environ, COURSE_METRICS_DIR=metrics_dir)
@@ -101,9 +115,12 @@ def main() -> None:
         earlier = json.loads(target.read_text())
         for name, outcome in earlier["chapters"].items():
             report["chapters"][name] = {**outcome, "date": outcome.get("date", earlier["date"])}
+    commit = source_commit()
     for path in notebooks:
         outcome = run_chapter(path.resolve(), args.fast, args.timeout)
         outcome["date"] = report["date"]
+        if commit:
+            outcome["commit"] = commit
         report["chapters"][path.stem] = outcome
         print(f"{path.stem:<40} {'ok ' if outcome['passed'] else 'FAIL'} {outcome['wall_s']:>7.1f} s wall "
               f"{outcome['cpu_s']:>7.1f} s CPU  {outcome['pytest']}", flush=True)

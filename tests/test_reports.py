@@ -25,3 +25,12 @@ def test_slowest_cells_name_the_code_cells_pytest_timed(tmp_path):
     assert run_chapters.slowest_cells(output, notebook) == [
         [12.51, "code cell 1: train(model)  # long"], [1.2, "code cell 0: import torch"]]
     assert run_chapters.slowest_cells("2 passed in 0.5s\n", notebook) == []
+
+
+def test_source_commit_comes_from_git_or_from_an_exported_tree(tmp_path, monkeypatch):
+    commit = run_chapters.source_commit()  # this checkout
+    assert commit and all(c in "0123456789abcdef" for c in commit.removesuffix("+changes"))
+    monkeypatch.setattr(run_chapters, "ROOT", tmp_path)  # no git here
+    assert run_chapters.source_commit() is None
+    (tmp_path / "COMMIT").write_text("6169542\n")
+    assert run_chapters.source_commit() == "6169542"
