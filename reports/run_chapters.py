@@ -54,8 +54,12 @@ def slowest_cells(pytest_output: str, path: Path) -> list[list]:
 
 
 def source_commit() -> str | None:
-    """The commit the chapters run at: git's HEAD ("+changes" when the chapters or the package
-    differ from it), or the COMMIT file of an exported tree (a machine without git), else None."""
+    """The commit the chapters run at: the COMMIT file of an exported tree (`git archive`, which
+    may sit inside another checkout), else git's HEAD ("+changes" when the chapters or the package
+    differ from it), else None."""
+    exported = ROOT / "COMMIT"
+    if exported.exists():
+        return exported.read_text().strip()
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, check=True).stdout.strip()
@@ -63,8 +67,7 @@ def source_commit() -> str | None:
                                  cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
         return head + ("+changes" if changed else "")
     except (OSError, subprocess.CalledProcessError):
-        exported = ROOT / "COMMIT"
-        return exported.read_text().strip() if exported.exists() else None
+        return None
 
 
 def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
