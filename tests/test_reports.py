@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,4 +34,9 @@ def test_source_commit_comes_from_git_or_from_an_exported_tree(tmp_path, monkeyp
     monkeypatch.setattr(run_chapters, "ROOT", tmp_path)  # no git here
     assert run_chapters.source_commit() is None
     (tmp_path / "COMMIT").write_text("6169542\n")
+    assert run_chapters.source_commit() == "6169542"
+    # an exported tree inside another checkout (the GPU machine): its COMMIT wins over git's HEAD
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
     assert run_chapters.source_commit() == "6169542"
