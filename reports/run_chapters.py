@@ -97,6 +97,14 @@ def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
             "results": recorded}
 
 
+def write_report(report: dict, target: Path) -> None:
+    """Write the report with its chapters in order, replacing the file in one step."""
+    report["chapters"] = dict(sorted(report["chapters"].items()))
+    partial = target.with_name(f".{target.name}.tmp")
+    partial.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    partial.replace(target)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fast", action="store_true", help="run with COURSE_FAST=1")
@@ -127,8 +135,7 @@ def main() -> None:
         report["chapters"][path.stem] = outcome
         print(f"{path.stem:<40} {'ok ' if outcome['passed'] else 'FAIL'} {outcome['wall_s']:>7.1f} s wall "
               f"{outcome['cpu_s']:>7.1f} s CPU  {outcome['pytest']}", flush=True)
-    report["chapters"] = dict(sorted(report["chapters"].items()))
-    target.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        write_report(report, target)  # after every chapter: a run stopped midway keeps what it measured
     print(f"wrote {target}")
     if not all(chapter["passed"] for chapter in report["chapters"].values()):
         sys.exit(1)

@@ -40,3 +40,24 @@ def test_source_commit_comes_from_git_or_from_an_exported_tree(tmp_path, monkeyp
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
     assert run_chapters.source_commit() == "6169542"
+
+
+def test_a_run_stopped_midway_keeps_the_chapters_it_measured(tmp_path, monkeypatch):
+    (tmp_path / "reports").mkdir()
+    chapters = [tmp_path / f"{name}.ipynb" for name in ("01_first", "02_second", "03_third")]
+
+    def run_chapter(path, fast, timeout):
+        if path.stem == "03_third":
+            raise KeyboardInterrupt  # the machine's time ran out during the third chapter
+        return {"passed": True, "wall_s": 1.0, "cpu_s": 1.0, "pytest": "1 passed"}
+
+    monkeypatch.setattr(run_chapters, "ROOT", tmp_path)
+    monkeypatch.setattr(run_chapters, "run_chapter", run_chapter)
+    monkeypatch.setattr("sys.argv", ["run_chapters.py", *map(str, chapters)])
+    try:
+        run_chapters.main()
+    except KeyboardInterrupt:
+        pass
+    report = json.loads(next((tmp_path / "reports").glob("*-default.json")).read_text())
+    assert list(report["chapters"]) == ["01_first", "02_second"]
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == [f"{report['label']}.json"]
