@@ -37,20 +37,40 @@ ROOT = Path(__file__).resolve().parents[1]
 SLOWEST_CELLS = 8  # listed per chapter, if they took at least a second
 # a line of pytest's durations: "12.34s call     chapters/x.ipynb::Cell 7" (the 8th code cell)
 DURATION = re.compile(r"^\s*([\d.]+)s call\s+\S+::Cell (\d+)\s*$")
+FAILED = re.compile(r"^FAILED \S+::Cell (\d+)", re.MULTILINE)  # pytest's short summary
+ERROR = re.compile(r"^\w*(Error|Exception|Interrupt|Exit)\b")  # "AssertionError: ..." ends a traceback
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # nbval colours its tracebacks
+
+
+def _code_cell_names(path: Path) -> list[str]:
+    """"code cell 7: <its first line>" for every code cell (pytest's "Cell 7" is the 8th code cell)."""
+    names = []
+    for index, cell in enumerate(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"):
+        source = "".join(cell["source"]).strip()
+        names.append(f"code cell {index}: {source.splitlines()[0][:60] if source else ''}")
+    return names
 
 
 def slowest_cells(pytest_output: str, path: Path) -> list[list]:
     """[[seconds, first line of the code cell], ...] from pytest's --durations lines."""
-    code = [cell for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"]
-    cells = []
-    for line in pytest_output.splitlines():
-        match = DURATION.match(line)
-        if match:
-            index = int(match.group(2))
-            source = "".join(code[index]["source"]) if index < len(code) else ""
-            first = source.strip().splitlines()[0][:60] if source.strip() else ""
-            cells.append([float(match.group(1)), f"code cell {index}: {first}"])
-    return cells
+    names = _code_cell_names(path)
+    return [[float(match.group(1)), names[int(match.group(2))]]
+            for match in map(DURATION.match, pytest_output.splitlines())
+            if match and int(match.group(2)) < len(names)]
+
+
+def failed_cells(pytest_output: str, path: Path) -> list[str]:
+    """The failed code cells, each with the last line of its error, from nbval's report."""
+    names, text = _code_cell_names(path), ANSI.sub("", pytest_output)
+    failed = []
+    for match in FAILED.finditer(text):
+        index = int(match.group(1))
+        # nbval's section for this cell: "Cell 7: Cell execution caused an exception ... Traceback"
+        section = text.partition(f"Cell {index}: Cell execution caused an exception")[2]
+        errors = [line for line in section.split("\n=====")[0].splitlines() if ERROR.match(line)]
+        name = names[index] if index < len(names) else f"code cell {index}"
+        failed.append(f"{name} -> {errors[-1][:200]}" if errors else name)
+    return failed
 
 
 def source_commit() -> str | None:
@@ -70,6 +90,25 @@ def source_commit() -> str | None:
         return None
 
 
+def host_python_seconds() -> float:
+    """Seconds this machine takes for a fixed piece of pure Python (best of three runs).
+
+    A gauge of the host, not of the chapter: a chapter that launches many small GPU operations
+    waits on Python, so GPU machines whose hosts differ in this gauge differ in chapter times too."""
+    def work() -> float:
+        total = 0.0
+        for i in range(1_000_000):
+            total += i * 0.5
+        return total
+
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - start)
+    return round(best, 3)
+
+
 def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
     with tempfile.TemporaryDirectory() as metrics_dir:
         env = dict(os.environ, COURSE_METRICS_DIR=metrics_dir)
@@ -81,6 +120,7 @@ def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
                    f"--nbval-cell-timeout={timeout}", f"--durations={SLOWEST_CELLS}", "--durations-min=1.0",
                    str(path)]
         load = os.getloadavg()[0]  # other programs running: wall time is then inflated
+        host = host_python_seconds()
         start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -92,9 +132,9 @@ def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
             recorded.update(json.loads(result_file.read_text())["results"])
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     return {"passed": done.returncode == 0, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": round(load, 1),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+            "host_python_s": host, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
             "pytest": summary, "slowest_cells": slowest_cells(done.stdout, path),
-            "results": recorded}
+            "failed_cells": failed_cells(done.stdout, path), "results": recorded}
 
 
 def write_report(report: dict, target: Path) -> None:

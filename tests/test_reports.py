@@ -3,7 +3,10 @@
 import importlib.util
 import json
 import subprocess
+import sys
 from pathlib import Path
+
+import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("run_chapters", ROOT / "reports" / "run_chapters.py")
@@ -61,3 +64,17 @@ def test_a_run_stopped_midway_keeps_the_chapters_it_measured(tmp_path, monkeypat
     report = json.loads(next((tmp_path / "reports").glob("*-default.json")).read_text())
     assert list(report["chapters"]) == ["01_first", "02_second"]
     assert [p.name for p in (tmp_path / "reports").iterdir()] == [f"{report['label']}.json"]
+
+
+def test_failed_cells_name_the_cell_and_its_error(tmp_path):
+    failing = tmp_path / "chapter.ipynb"  # its second code cell fails; nbval goes on to the third
+    cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("text"),
+             nbformat.v4.new_code_cell("import math\nassert x == 2, 'the second cell fails on purpose'"),
+             nbformat.v4.new_code_cell("y = 3")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), failing)
+    output = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+                             str(failing)], capture_output=True, text=True, cwd=tmp_path).stdout
+    assert "1 failed, 2 passed" in output
+    assert run_chapters.failed_cells(output, failing) == [
+        "code cell 1: import math -> AssertionError: the second cell fails on purpose"]
+    assert run_chapters.failed_cells("3 passed in 1.0s\n", failing) == []
