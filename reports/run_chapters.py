@@ -38,6 +38,7 @@ SLOWEST_CELLS = 8  # listed per chapter, if they took at least a second
 # a line of pytest's durations: "12.34s call     chapters/x.ipynb::Cell 7" (the 8th code cell)
 DURATION = re.compile(r"^\s*([\d.]+)s call\s+\S+::Cell (\d+)\s*$")
 FAILED = re.compile(r"^FAILED \S+::Cell (\d+)", re.MULTILINE)  # pytest's short summary
+SECTION = re.compile(r"^_{3,} \S+::Cell (\d+) _{3,}$", re.MULTILINE)
 ERROR = re.compile(r"^\w*(Error|Exception|Interrupt|Exit)\b")  # "AssertionError: ..." ends a traceback
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # nbval colours its tracebacks
 
@@ -60,16 +61,24 @@ def slowest_cells(pytest_output: str, path: Path) -> list[list]:
 
 
 def failed_cells(pytest_output: str, path: Path) -> list[str]:
-    """The failed code cells, each with the last line of its error, from nbval's report."""
+    """The failed code cells, each with why it failed (the error's last line, or nbval's reason
+    such as a timeout), from pytest's report of a chapter run."""
     names, text = _code_cell_names(path), ANSI.sub("", pytest_output)
+    # the report of each failure starts with a line "____ chapter.ipynb::Cell 7 ____"
+    parts = SECTION.split(text)
+    sections = {int(index): body for index, body in zip(parts[1::2], parts[2::2])}
     failed = []
     for match in FAILED.finditer(text):
         index = int(match.group(1))
-        # nbval's section for this cell: "Cell 7: Cell execution caused an exception ... Traceback"
-        section = text.partition(f"Cell {index}: Cell execution caused an exception")[2]
-        errors = [line for line in section.split("\n=====")[0].splitlines() if ERROR.match(line)]
+        body = sections.get(index, "").split("\n=====")[0]  # the summary follows the last section
+        reason = re.search(rf"^Cell {index}: (.*)$", body, re.MULTILINE)
+        errors = [line.strip() for line in body.splitlines() if ERROR.match(line)]
+        if reason and reason.group(1) != "Cell execution caused an exception":
+            why = reason.group(1)  # e.g. "Timeout of 200 seconds exceeded executing cell"
+        else:
+            why = errors[-1] if errors else ""
         name = names[index] if index < len(names) else f"code cell {index}"
-        failed.append(f"{name} -> {errors[-1][:200]}" if errors else name)
+        failed.append(f"{name} -> {why[:200]}" if why else name)
     return failed
 
 
@@ -94,7 +103,8 @@ def host_python_seconds() -> float:
     """Seconds this machine takes for a fixed piece of pure Python (best of three runs).
 
     A gauge of the host, not of the chapter: a chapter that launches many small GPU operations
-    waits on Python, so GPU machines whose hosts differ in this gauge differ in chapter times too."""
+    waits on Python, so a slow or busy host slows it down on any GPU. Time spent outside Python,
+    such as reading libraries from a slow disk, does not show in it."""
     def work() -> float:
         total = 0.0
         for i in range(1_000_000):
@@ -139,10 +149,15 @@ def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
 
 def write_report(report: dict, target: Path) -> None:
     """Write the report with its chapters in order, replacing the file in one step."""
-    report["chapters"] = dict(sorted(report["chapters"].items()))
-    partial = target.with_name(f".{target.name}.tmp")
-    partial.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    partial.replace(target)
+    report = {**report, "chapters": dict(sorted(report["chapters"].items()))}
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def main() -> None:
@@ -150,7 +165,8 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true", help="run with COURSE_FAST=1")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     parser.add_argument("--merge", action="store_true",
-                        help="keep the other chapters of an existing report of this label (a run in parts)")
+                        help="keep the other chapters of an existing report of this label (a run in parts); "
+                             "without it the report holds only the chapters of this run, once the run ends")
     parser.add_argument("chapters", nargs="*", type=Path, help="notebooks (default: chapters/*.ipynb)")
     args = parser.parse_args()
     notebooks = args.chapters or sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -162,20 +178,25 @@ def main() -> None:
         "load_average_at_start": round(os.getloadavg()[0], 1),
     }
     target = ROOT / "reports" / f"{label}.json"
-    if args.merge and target.exists():
-        earlier = json.loads(target.read_text())
-        for name, outcome in earlier["chapters"].items():
-            report["chapters"][name] = {**outcome, "date": outcome.get("date", earlier["date"])}
-    commit = source_commit()
+    earlier = {}  # the chapters of an existing report, each with its own date
+    if target.exists():
+        previous = json.loads(target.read_text())
+        earlier = {name: {**outcome, "date": outcome.get("date", previous["date"])}
+                   for name, outcome in previous["chapters"].items()}
+    commit, measured = source_commit(), {}
     for path in notebooks:
         outcome = run_chapter(path.resolve(), args.fast, args.timeout)
         outcome["date"] = report["date"]
         if commit:
             outcome["commit"] = commit
-        report["chapters"][path.stem] = outcome
+        measured[path.stem] = outcome
         print(f"{path.stem:<40} {'ok ' if outcome['passed'] else 'FAIL'} {outcome['wall_s']:>7.1f} s wall "
               f"{outcome['cpu_s']:>7.1f} s CPU  {outcome['pytest']}", flush=True)
-        write_report(report, target)  # after every chapter: a run stopped midway keeps what it measured
+        # after every chapter, so that a run stopped midway keeps what it measured; until the run
+        # ends, the chapters it has not reached keep their earlier entries
+        write_report({**report, "chapters": {**earlier, **measured}}, target)
+    report["chapters"] = {**earlier, **measured} if args.merge else measured
+    write_report(report, target)
     print(f"wrote {target}")
     if not all(chapter["passed"] for chapter in report["chapters"].values()):
         sys.exit(1)

@@ -45,36 +45,54 @@ def test_source_commit_comes_from_git_or_from_an_exported_tree(tmp_path, monkeyp
     assert run_chapters.source_commit() == "6169542"
 
 
-def test_a_run_stopped_midway_keeps_the_chapters_it_measured(tmp_path, monkeypatch):
-    (tmp_path / "reports").mkdir()
-    chapters = [tmp_path / f"{name}.ipynb" for name in ("01_first", "02_second", "03_third")]
-
+def _run_with_fake_chapters(tmp_path, monkeypatch, chapters, stop_at=None, merge=False):
     def run_chapter(path, fast, timeout):
-        if path.stem == "03_third":
-            raise KeyboardInterrupt  # the machine's time ran out during the third chapter
+        if path.stem == stop_at:
+            raise KeyboardInterrupt  # e.g. the machine's time ran out during this chapter
         return {"passed": True, "wall_s": 1.0, "cpu_s": 1.0, "pytest": "1 passed"}
 
     monkeypatch.setattr(run_chapters, "ROOT", tmp_path)
     monkeypatch.setattr(run_chapters, "run_chapter", run_chapter)
-    monkeypatch.setattr("sys.argv", ["run_chapters.py", *map(str, chapters)])
+    notebooks = [str(tmp_path / f"{name}.ipynb") for name in chapters]
+    monkeypatch.setattr("sys.argv", ["run_chapters.py", *(["--merge"] if merge else []), *notebooks])
     try:
         run_chapters.main()
     except KeyboardInterrupt:
         pass
-    report = json.loads(next((tmp_path / "reports").glob("*-default.json")).read_text())
-    assert list(report["chapters"]) == ["01_first", "02_second"]
-    assert [p.name for p in (tmp_path / "reports").iterdir()] == [f"{report['label']}.json"]
+    (report,) = (tmp_path / "reports").iterdir()  # and no temporary file left beside it
+    return json.loads(report.read_text())
 
 
-def test_failed_cells_name_the_cell_and_its_error(tmp_path):
-    failing = tmp_path / "chapter.ipynb"  # its second code cell fails; nbval goes on to the third
+def test_a_run_stopped_midway_keeps_what_it_measured_and_loses_nothing(tmp_path, monkeypatch):
+    (tmp_path / "reports").mkdir()
+    old = {"passed": True, "wall_s": 9.0, "cpu_s": 9.0, "pytest": "1 passed", "date": "2026-01-01"}
+    label = f"{'gpu' if run_chapters.torch.cuda.is_available() else 'cpu'}-default"
+    (tmp_path / "reports" / f"{label}.json").write_text(json.dumps(
+        {"date": "2026-01-01", "chapters": {name: old for name in ("01_a", "02_b", "03_c", "04_d")}}))
+    report = _run_with_fake_chapters(tmp_path, monkeypatch, ["01_a", "02_b", "03_c"], stop_at="03_c")
+    walls = {name: entry["wall_s"] for name, entry in report["chapters"].items()}
+    assert walls == {"01_a": 1.0, "02_b": 1.0, "03_c": 9.0, "04_d": 9.0}  # new, new, kept, kept
+    # a run that ends holds only its own chapters, unless it merges
+    report = _run_with_fake_chapters(tmp_path, monkeypatch, ["01_a", "02_b"])
+    assert list(report["chapters"]) == ["01_a", "02_b"]
+    report = _run_with_fake_chapters(tmp_path, monkeypatch, ["03_c"], merge=True)
+    assert list(report["chapters"]) == ["01_a", "02_b", "03_c"]
+
+
+def test_failed_cells_name_each_cell_and_why_it_failed(tmp_path):
+    failing = tmp_path / "chapter.ipynb"
     cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("text"),
              nbformat.v4.new_code_cell("import math\nassert x == 2, 'the second cell fails on purpose'"),
+             nbformat.v4.new_code_cell("print(undefined_name)"),
+             nbformat.v4.new_code_cell("import time\ntime.sleep(5)"),
              nbformat.v4.new_code_cell("y = 3")]
     nbformat.write(nbformat.v4.new_notebook(cells=cells), failing)
     output = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-                             str(failing)], capture_output=True, text=True, cwd=tmp_path).stdout
-    assert "1 failed, 2 passed" in output
+                             "--nbval-cell-timeout=2", str(failing)],
+                            capture_output=True, text=True, cwd=tmp_path).stdout
+    assert "3 failed" in output
     assert run_chapters.failed_cells(output, failing) == [
-        "code cell 1: import math -> AssertionError: the second cell fails on purpose"]
+        "code cell 1: import math -> AssertionError: the second cell fails on purpose",
+        "code cell 2: print(undefined_name) -> NameError: name 'undefined_name' is not defined",
+        "code cell 3: import time -> Timeout of 2 seconds exceeded executing cell"]
     assert run_chapters.failed_cells("3 passed in 1.0s\n", failing) == []
