@@ -96,3 +96,21 @@ def test_failed_cells_name_each_cell_and_why_it_failed(tmp_path):
         "code cell 2: print(undefined_name) -> NameError: name 'undefined_name' is not defined",
         "code cell 3: import time -> Timeout of 2 seconds exceeded executing cell"]
     assert run_chapters.failed_cells("3 passed in 1.0s\n", failing) == []
+
+
+def test_a_report_write_that_fails_midway_leaves_the_old_report_whole(tmp_path):
+    target = tmp_path / "cpu-default.json"
+    old = {"date": "2026-01-01", "chapters": {"01_a": {"wall_s": 9.0}}}
+    run_chapters.write_report(old, target)
+    before = target.read_text()
+    # json cannot write a set: the failure comes after the file was opened
+    broken = {"date": "2026-01-02", "chapters": {"01_a": {"wall_s": {1.0}}}}
+    try:
+        run_chapters.write_report(broken, target)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("write_report should have raised")
+    assert target.read_text() == before
+    assert json.loads(before)["chapters"]["01_a"]["wall_s"] == 9.0
+    assert sorted(path.name for path in tmp_path.iterdir()) == [target.name]
