@@ -7,11 +7,13 @@ column, and where the data came from (`source` is "real" or "fallback").
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .data import DataUnavailable, dataset_info, download, say_fallback
 from .synthetic import make_credit_like, make_survey
+
+if TYPE_CHECKING:  # pandas is imported by the loaders, so that `import course_utils` stays quick
+    import pandas as pd
 
 __all__ = ["Table", "load_credit_default", "load_energy", "load_somerville"]
 
@@ -50,6 +52,8 @@ def _path(name: str):
 
 def load_somerville() -> Table:
     """Somerville Happiness Survey 2015: target D (1 = happy), six ratings X1..X6 from 1 to 5."""
+    import pandas as pd
+
     try:
         path = _path("somerville")
     except DataUnavailable as error:
@@ -63,6 +67,8 @@ def load_somerville() -> Table:
 
 def load_energy() -> Table:
     """Appliances energy prediction: target "Appliances" (Wh per 10 minutes), 27 other columns incl. "date"."""
+    import pandas as pd
+
     try:
         path = _path("energy")
     except DataUnavailable as error:
@@ -80,6 +86,8 @@ def load_energy() -> Table:
 
 def load_credit_default() -> Table:
     """Default of credit card clients: target "default payment next month" (1 = default), ID dropped."""
+    import pandas as pd
+
     try:
         path = _path("credit_default")
     except DataUnavailable as error:

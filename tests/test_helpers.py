@@ -251,3 +251,15 @@ def test_colour_alone_does_not_give_the_shape_class_away():
     leaky = images.clone()
     leaky[labels == 0, 0] = (leaky[labels == 0, 0].int() + 20).clamp(max=255).to(torch.uint8)  # a red tint
     assert _colour_f_statistic(leaky, labels)[0] > 3.0, "the test would not notice a tint of 20 levels in one class"
+
+
+def test_importing_the_package_leaves_the_heavy_optional_libraries_alone():
+    # Every chapter imports course_utils; pandas, scikit-learn and torchvision load
+    # only where a chapter or a loader uses them (pandas alone is ~300 modules).
+    import subprocess
+    import sys
+
+    code = ("import sys, course_utils; "
+            "print(sorted({'pandas', 'sklearn', 'torchvision'} & set(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", f"import course_utils loaded {loaded.stdout.strip()}"
