@@ -94,9 +94,11 @@ class Runner:
             (or every step with `scheduler_interval="step"`).
         callbacks: extra `Callback` objects (e.g. `EarlyStopping`).
         grad_clip: if set, clip the gradients' global norm to this value.
-        amp: run the forward pass under bfloat16 autocast (mixed precision). Fast on
-            CUDA GPUs with tensor cores; it also works on a CPU, where it is usually
-            slower, so chapters turn it on only on a GPU (`amp=ON_GPU`). Off by default.
+        amp: run the forward pass under bfloat16 autocast (mixed precision). It pays off
+            on CUDA GPUs with bfloat16 tensor cores (compute capability 8.0 and up, e.g.
+            A100, H100; not Colab's T4) when the model keeps the GPU busy computing, as
+            full-width CNNs do; small models gain nothing. It also works on a CPU, where
+            it is usually slower. Off by default.
         channels_last: store the model and 4-D inputs channels-last (NHWC), the layout
             GPU convolution kernels prefer. Off by default; works on CUDA and CPU.
     """
