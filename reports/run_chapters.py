@@ -119,6 +119,20 @@ def host_python_seconds() -> float:
     return round(best, 3)
 
 
+def host_import_seconds() -> float:
+    """Seconds a fresh Python process takes to start and import torch (best of two runs).
+
+    The gauge's other half: every chapter starts a kernel that imports torch and more, so a host
+    that reads its libraries slowly (a network or layered file system) adds seconds to every
+    chapter, which host_python_seconds does not show. Measured once per run."""
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], cwd=ROOT, check=True)
+        best = min(best, time.perf_counter() - start)
+    return round(best, 2)
+
+
 def run_chapter(path: Path, fast: bool, timeout: int) -> dict:
     with tempfile.TemporaryDirectory() as metrics_dir:
         env = dict(os.environ, COURSE_METRICS_DIR=metrics_dir)
@@ -184,9 +198,10 @@ def main() -> None:
         earlier = {name: {**outcome, "date": outcome.get("date", previous["date"])}
                    for name, outcome in previous["chapters"].items()}
     commit, measured = source_commit(), {}
+    import_s = host_import_seconds()
     for path in notebooks:
         outcome = run_chapter(path.resolve(), args.fast, args.timeout)
-        outcome["date"] = report["date"]
+        outcome["date"], outcome["host_import_s"] = report["date"], import_s
         if commit:
             outcome["commit"] = commit
         measured[path.stem] = outcome

@@ -53,6 +53,7 @@ def _run_with_fake_chapters(tmp_path, monkeypatch, chapters, stop_at=None, merge
 
     monkeypatch.setattr(run_chapters, "ROOT", tmp_path)
     monkeypatch.setattr(run_chapters, "run_chapter", run_chapter)
+    monkeypatch.setattr(run_chapters, "host_import_seconds", lambda: 0.5)
     notebooks = [str(tmp_path / f"{name}.ipynb") for name in chapters]
     monkeypatch.setattr("sys.argv", ["run_chapters.py", *(["--merge"] if merge else []), *notebooks])
     try:
@@ -72,6 +73,8 @@ def test_a_run_stopped_midway_keeps_what_it_measured_and_loses_nothing(tmp_path,
     report = _run_with_fake_chapters(tmp_path, monkeypatch, ["01_a", "02_b", "03_c"], stop_at="03_c")
     walls = {name: entry["wall_s"] for name, entry in report["chapters"].items()}
     assert walls == {"01_a": 1.0, "02_b": 1.0, "03_c": 9.0, "04_d": 9.0}  # new, new, kept, kept
+    # each measured chapter carries the host's import gauge of its own run
+    assert [entry.get("host_import_s") for entry in report["chapters"].values()] == [0.5, 0.5, None, None]
     # a run that ends holds only its own chapters, unless it merges
     report = _run_with_fake_chapters(tmp_path, monkeypatch, ["01_a", "02_b"])
     assert list(report["chapters"]) == ["01_a", "02_b"]
