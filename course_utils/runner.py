@@ -100,7 +100,8 @@ class Runner:
             full-width CNNs do; small models gain nothing. It also works on a CPU, where
             it is usually slower. Off by default.
         channels_last: store the model and 4-D inputs channels-last (NHWC), the layout
-            GPU convolution kernels prefer. Off by default; works on CUDA and CPU.
+            GPU convolution kernels prefer. Off by default; works on CUDA and CPU. On
+            other devices (Apple's MPS) both options are turned off, with a warning.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None, loss_fn,
@@ -113,8 +114,11 @@ class Runner:
         else:  # checks that the device exists here, with a clear message if not
             self.device = get_device(None if device is None else str(device))
         if (amp or channels_last) and self.device.type not in ("cuda", "cpu"):
-            raise ValueError(f"amp and channels_last are supported on CUDA and CPU devices, not on "
-                             f"{self.device}; leave them off (the default) there.")
+            # speed options, not part of the lesson: a chapter that asks for them still runs on a Mac
+            warnings.warn(f"Runner: amp and channels_last are used on CUDA and CPU devices only; on "
+                          f"{self.device} they are off (PyTorch's support there is incomplete). "
+                          "Training is otherwise the same.", stacklevel=2)
+            amp = channels_last = False
         self.amp, self.channels_last = amp, channels_last
         memory_format = torch.channels_last if channels_last else torch.preserve_format
         self.model = model.to(self.device, memory_format=memory_format)
