@@ -44,19 +44,26 @@ def check(exercise: str, hint: str = ""):
     hint_text = f" Hint: {hint}" if hint else ""
     try:
         yield
-    except NotImplementedError:
+    except NotImplementedError as error:
+        if str(error):  # raised by a library (e.g. an operation PyTorch lacks for this dtype), not by a stub
+            raise _raised(exercise, error, hint_text) from error
         raise ExerciseFailed(f"Exercise {exercise} is not done yet: replace `raise NotImplementedError` in the "
                              f"exercise cell with your code, run that cell, then run this check again.") from None
     except ExerciseFailed as failure:
         stop = "" if str(failure).endswith(("?", ".")) else "."
         raise ExerciseFailed(f"Exercise {exercise} is not right yet: {failure}{stop}{hint_text}") from None
     except Exception as error:
-        # e.g. "'NoneType' object has no attribute 'shape'" or "cannot unpack non-iterable NoneType object"
-        none_text = (" Something is None where a value was expected: did a function of yours forget `return`?"
-                     if "NoneType" in str(error) else "")
-        raise ExerciseFailed(f"Exercise {exercise}: your code raised {type(error).__name__}: {error}.{none_text}"
-                             f"{hint_text}") from error
+        raise _raised(exercise, error, hint_text) from error
     print(f"Exercise {exercise}: all checks passed.")
+
+
+def _raised(exercise: str, error: Exception, hint_text: str) -> ExerciseFailed:
+    """The failure for an error that the student's code raised, with the error's own message."""
+    # e.g. "'NoneType' object has no attribute 'shape'" or "cannot unpack non-iterable NoneType object"
+    none_text = (" Something is None where a value was expected: did a function of yours forget `return`?"
+                 if "NoneType" in str(error) else "")
+    return ExerciseFailed(f"Exercise {exercise}: your code raised {type(error).__name__}: {error}.{none_text}"
+                          f"{hint_text}")
 
 
 def expect(condition: bool, message: str) -> None:
