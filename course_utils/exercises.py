@@ -62,8 +62,9 @@ def _raised(exercise: str, error: Exception, hint_text: str) -> ExerciseFailed:
     # e.g. "'NoneType' object has no attribute 'shape'" or "cannot unpack non-iterable NoneType object"
     none_text = (" Something is None where a value was expected: did a function of yours forget `return`?"
                  if "NoneType" in str(error) else "")
-    return ExerciseFailed(f"Exercise {exercise}: your code raised {type(error).__name__}: {error}.{none_text}"
-                          f"{hint_text}")
+    stop = "" if str(error).endswith((".", "?", "!")) else "."
+    return ExerciseFailed(f"Exercise {exercise}: your code raised {type(error).__name__}: {error}{stop}"
+                          f"{none_text}{hint_text}")
 
 
 def expect(condition: bool, message: str) -> None:

@@ -175,9 +175,10 @@ def test_check_failures_say_what_is_wrong():
         with exercises.check("9.6"):
             exercises.expect_equal(..., 3, "value answer")
     # a NotImplementedError with a message comes from PyTorch, not from a stub: its message is the help
-    with pytest.raises(exercises.ExerciseFailed, match=r"raised NotImplementedError: Subtraction, the `-`"):
+    with pytest.raises(exercises.ExerciseFailed, match=r"raised NotImplementedError: Subtraction, the `-`") as caught:
         with exercises.check("9.7"):
             1 - torch.tensor([True, False])
+    assert str(caught.value).endswith("instead."), "one full stop, not two"
 
 
 def _no_return(x):
