@@ -22,8 +22,9 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
-__all__ = ["ExerciseFailed", "check", "expect", "expect_close", "expect_equal", "expect_shape"]
+__all__ = ["CountTorchCalls", "ExerciseFailed", "check", "expect", "expect_close", "expect_equal", "expect_shape"]
 
 
 class ExerciseFailed(AssertionError):
@@ -65,6 +66,22 @@ def _raised(exercise: str, error: Exception, hint_text: str) -> ExerciseFailed:
     stop = "" if str(error).endswith((".", "?", "!")) else "."
     return ExerciseFailed(f"Exercise {exercise}: your code raised {type(error).__name__}: {error}{stop}"
                           f"{none_text}{hint_text}")
+
+
+class CountTorchCalls(TorchFunctionMode):
+    """Counts the PyTorch operations run inside `with CountTorchCalls() as counter:` (`counter.calls`).
+
+    A check uses it to tell one batched computation (a handful of operations, whatever the batch
+    size) from a Python loop over the rows (a few operations per row), without timing anything.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
 
 
 def expect(condition: bool, message: str) -> None:

@@ -268,3 +268,15 @@ def test_importing_the_package_leaves_the_heavy_optional_libraries_alone():
             "print(sorted({'pandas', 'sklearn', 'torchvision'} & set(sys.modules)))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]", f"import course_utils loaded {loaded.stdout.strip()}"
+
+
+def test_count_torch_calls_tells_a_batched_computation_from_a_loop():
+    x = torch.randn(16, 5, 4)
+    with exercises.CountTorchCalls() as batched:
+        x @ x.transpose(1, 2)
+    with exercises.CountTorchCalls() as looped:
+        torch.stack([m @ m.T for m in x])
+    assert batched.calls <= 3 and looped.calls >= 32, (batched.calls, looped.calls)
+    with exercises.CountTorchCalls() as outside:
+        pass
+    assert outside.calls == 0
