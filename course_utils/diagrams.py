@@ -22,7 +22,6 @@ saved here: call `plt.show()` in the notebook. Example::
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import networkx as nx
 import numpy as np
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangle
 
@@ -219,6 +218,8 @@ def draw_computational_graph(nodes, edges, edge_labels=None, positions=None,
     Returns:
         (fig, ax)
     """
+    import networkx as nx  # here, not at the top: ~300 modules that only this diagram needs
+
     graph = nx.DiGraph()
     for node in nodes:
         name, label = node if isinstance(node, tuple) else (node, node)

@@ -259,13 +259,14 @@ def test_colour_alone_does_not_give_the_shape_class_away():
 
 
 def test_importing_the_package_leaves_the_heavy_optional_libraries_alone():
-    # Every chapter imports course_utils; pandas, scikit-learn and torchvision load
-    # only where a chapter or a loader uses them (pandas alone is ~300 modules).
+    # Every chapter imports course_utils; pandas, scikit-learn, torchvision and networkx
+    # load only where a chapter or a loader uses them (pandas and networkx are ~300
+    # modules each, seconds of import time on a host with a slow file system).
     import subprocess
     import sys
 
-    code = ("import sys, course_utils; "
-            "print(sorted({'pandas', 'sklearn', 'torchvision'} & set(sys.modules)))")
+    code = ("import sys, course_utils, course_utils.diagrams; print(sorted("
+            "{'pandas', 'sklearn', 'torchvision', 'networkx'} & set(sys.modules)))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]", f"import course_utils loaded {loaded.stdout.strip()}"
 
