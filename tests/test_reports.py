@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +118,21 @@ def test_a_report_write_that_fails_midway_leaves_the_old_report_whole(tmp_path):
     assert target.read_text() == before
     assert json.loads(before)["chapters"]["01_a"]["wall_s"] == 9.0
     assert sorted(path.name for path in tmp_path.iterdir()) == [target.name]
+
+
+def test_a_run_whose_python_compiles_every_import_says_so_in_its_report(tmp_path, monkeypatch):
+    # The premise: with both variables set, Python writes no bytecode anywhere, so every
+    # import compiles again (the prefix folder is never created).
+    (tmp_path / "tiny_module.py").write_text("X = 1\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(tmp_path / "pyc"),
+           "PYTHONPATH": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", "import tiny_module"], env=env, check=True)
+    assert not (tmp_path / "pyc").exists() and not (tmp_path / "__pycache__").exists()
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path / "pyc"))
+    (tmp_path / "reports").mkdir()
+    report = _run_with_fake_chapters(tmp_path, monkeypatch, ["a"])
+    assert "compiled every imported module" in report["note"]
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX")
+    assert "note" not in _run_with_fake_chapters(tmp_path, monkeypatch, ["a"])
