@@ -261,7 +261,7 @@ def test_colour_alone_does_not_give_the_shape_class_away():
 def test_importing_the_package_leaves_the_heavy_optional_libraries_alone():
     # Every chapter imports course_utils; pandas, scikit-learn, torchvision and networkx
     # load only where a chapter or a loader uses them (pandas and networkx are ~300
-    # modules each, seconds of import time on a host with a slow file system).
+    # modules each: seconds of import time wherever imports are slow).
     import subprocess
     import sys
 
