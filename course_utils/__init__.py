@@ -15,7 +15,7 @@ from .data import DataUnavailable, download
 from .datasets import ImageDataset, load_cifar10, load_mnist
 from .exercises import check, expect, expect_close, expect_equal, expect_shape
 from .loaders import DeviceLoader, random_grayscale, random_horizontal_flip
-from .metrics import accuracy, binary_accuracy, classification_scores, confusion_matrix
+from .metrics import accuracy, binary_accuracy, classification_scores, confusion_matrix, mean_and_band
 from .plotting import plot_confusion_matrix, plot_decision_boundary, plot_history, show_images
 from .runner import Runner
 from .tabular import Table, load_credit_default, load_energy, load_somerville
@@ -27,7 +27,7 @@ __all__ = [
     "FAST", "BestModelSaver", "Callback", "DataUnavailable", "DeviceLoader", "EarlyStopping", "ImageDataset",
     "Runner", "Table", "Timer", "accuracy", "binary_accuracy", "check", "classification_scores", "confusion_matrix",
     "count_parameters", "describe_device", "download", "expect", "expect_close", "expect_equal", "expect_shape",
-    "get_device", "load_cifar10", "load_credit_default", "load_energy", "load_mnist", "load_somerville",
+    "get_device", "load_cifar10", "load_credit_default", "load_energy", "load_mnist", "load_somerville", "mean_and_band",
     "plot_confusion_matrix", "plot_decision_boundary", "plot_history", "random_grayscale", "random_horizontal_flip",
     "record_results", "set_seed", "show_images",
 ]
