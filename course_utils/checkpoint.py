@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
 import time
@@ -13,10 +14,28 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["atomic_save", "get_rng_state", "load_checkpoint", "load_state_dict_checked", "set_rng_state"]
+__all__ = ["atomic_save", "get_rng_state", "load_checkpoint", "load_state_dict_checked", "plain_numbers",
+           "set_rng_state"]
 
 
 STALE_SECONDS = 60  # a temporary file this old is not being written any more
+
+
+def plain_numbers(obj):
+    """`obj` with every NumPy number replaced by the Python number it holds, in nested dicts, lists and tuples.
+
+    A learning rate from `np.logspace` or a schedule written with `np.exp` is a NumPy number; `torch.save`
+    writes it, but `load_checkpoint` (`weights_only=True`) refuses to read it back.
+    """
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {key: plain_numbers(value) for key, value in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple
+        return type(obj)(*(plain_numbers(value) for value in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(plain_numbers(value) for value in obj)
+    return obj
 
 
 def atomic_save(obj, path: str | os.PathLike) -> Path:
@@ -64,6 +83,14 @@ def load_checkpoint(path: str | os.PathLike, map_location=None) -> dict:
                          f"train again (a resumed run then starts from scratch).")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "Weights only load failed" not in str(error):
+            raise ValueError(f"Could not read checkpoint {path}: {error}. The file is damaged or was not written by "
+                             "torch.save; delete it and save it again.") from error
+        raise ValueError(f"Checkpoint {path} is intact but holds Python objects other than tensors and plain "
+                         f"numbers (for example NumPy numbers), which a safe load refuses ({error}). Save only "
+                         f"tensors and Python numbers (course_utils.checkpoint.plain_numbers converts NumPy ones); "
+                         f"if you trust this file, torch.load(path, weights_only=False) reads it.") from error
     except Exception as error:  # torch raises several types for a damaged file
         raise ValueError(f"Could not read checkpoint {path}: {error}. The file is damaged or was not written by "
                          "torch.save with tensors only; delete it and save it again.") from error

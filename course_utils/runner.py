@@ -26,7 +26,8 @@ from torch import nn
 from tqdm import tqdm  # the text bar (terminals, and notebooks without ipywidgets)
 
 from .callbacks import BestModelSaver, Callback
-from .checkpoint import atomic_save, get_rng_state, load_checkpoint, load_state_dict_checked, set_rng_state
+from .checkpoint import (atomic_save, get_rng_state, load_checkpoint, load_state_dict_checked, plain_numbers,
+                         set_rng_state)
 from .utils import get_device
 from .validation import (check_loss_inputs, check_optimizer_holds_model, check_runner_arguments, dataset_targets,
                          explain_forward_error)
@@ -297,7 +298,7 @@ class Runner:
         if dev_loader is not None:
             logs.update({f"dev_{k}": v for k, v in self.evaluate(dev_loader).items()})
         row = {"epoch": self.epoch + 1, "step": self.global_step, **logs,
-               "lr": self.optimizer.param_groups[0]["lr"], "time": time.perf_counter() - self._start_time}
+               "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - self._start_time}
         for key, value in row.items():
             self.history.setdefault(key, []).append(value)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in logs.items())
@@ -372,7 +373,7 @@ class Runner:
 
     def save_checkpoint(self, path, epoch: int, callbacks=()) -> None:
         """Everything needed to resume: model, optimizer, scheduler, epoch, history, RNG states."""
-        atomic_save({
+        atomic_save(plain_numbers({  # NumPy numbers (an lr from np.logspace) would make it unreadable
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
@@ -380,7 +381,7 @@ class Runner:
             "stopped_early": self.stop_training,
             "callbacks": {key: cb.state_dict() for key, cb in _keyed(callbacks)},
             "rng": get_rng_state(),
-        }, path)
+        }), path)
 
     def _resume(self, path, callbacks) -> int:
         state = load_checkpoint(path, map_location="cpu")

@@ -209,6 +209,29 @@ def test_resume_with_another_learning_rate_warns(blobs, tmp_path):
     assert changed.optimizer.param_groups[0]["lr"] == 0.05  # the resumed run continues exactly
 
 
+
+def test_numpy_learning_rate_still_resumes(blobs, tmp_path):
+    """An lr from np.logspace is a NumPy number: the checkpoint must still load with weights_only=True."""
+    import numpy as np
+
+    train, dev = blobs
+    first = _blobs_runner(lr=np.logspace(-2, -1, 2)[1])
+    first.train(train, dev, num_epochs=1, checkpoint_path=tmp_path / "run.pt", verbose=False)
+    assert type(first.history["lr"][0]) is float
+    resumed = _blobs_runner(lr=np.logspace(-2, -1, 2)[1])
+    history = resumed.train(train, dev, num_epochs=2, checkpoint_path=tmp_path / "run.pt", verbose=False)
+    assert history["epoch"] == [1, 2] and resumed.global_step == 2 * first.global_step
+
+
+def test_intact_file_with_python_objects_is_not_called_damaged(tmp_path):
+    import numpy as np
+
+    torch.save({"lr": np.float64(0.1)}, tmp_path / "numpy.pt")
+    with pytest.raises(ValueError, match="(?s)intact but holds Python objects.*plain_numbers") as refused:
+        checkpoint_module.load_checkpoint(tmp_path / "numpy.pt")
+    assert "delete it" not in str(refused.value)
+    assert checkpoint_module.plain_numbers({"a": [np.float32(0.5), (np.int64(2),)]}) == {"a": [0.5, (2,)]}
+
 # ---- point 7: errors a student can act on ---------------------------------------------------------
 def test_int32_labels_get_a_clear_error():
     loader = DataLoader(TensorDataset(torch.randn(8, 2), torch.zeros(8, dtype=torch.int32)), batch_size=4)
