@@ -72,9 +72,12 @@ class DeviceLoader:
 
 
 def random_horizontal_flip(images: torch.Tensor, p: float = 0.5) -> torch.Tensor:
-    """Flip each image of a (B, C, H, W) batch left-right with probability `p`, on its own device."""
+    """Flip each image of a (B, C, H, W) or (B, H, W) batch left-right with probability `p`, on its own device."""
+    if images.ndim < 3:
+        raise ValueError(f"random_horizontal_flip expects a batch of images (B, C, H, W) or (B, H, W), got shape "
+                         f"{tuple(images.shape)}.")
     flip = torch.rand(len(images), device=images.device) < p
-    return torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+    return torch.where(flip.view(-1, *[1] * (images.ndim - 1)), images.flip(-1), images)
 
 
 def random_grayscale(images: torch.Tensor, p: float = 0.1) -> torch.Tensor:

@@ -16,6 +16,9 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
         logits: (B, C) scores, one per class.
         targets: (B,) class indices.
     """
+    if logits.ndim < 2 or logits.shape[1] < 2:
+        raise ValueError(f"accuracy needs scores of shape (batch, classes) with at least two classes, got "
+                         f"{tuple(logits.shape)}; for one output per row (BCEWithLogitsLoss) use binary_accuracy.")
     return (logits.argmax(dim=1) == targets).float().mean().item()
 
 

@@ -216,7 +216,11 @@ class Runner:
         check_optimizer_holds_model(self.optimizer, self.model)
         callbacks = list(self.callbacks)
         if save_path is not None:
-            callbacks.append(BestModelSaver(save_path, monitor, mode))
+            saver = BestModelSaver(save_path, monitor, mode)
+            past = [v for v in self.history.get(monitor, []) if math.isfinite(v)]
+            if past and Path(save_path).exists():  # a second train() call: keep the best model saved so far
+                saver.best = min(past) if saver.mode == "min" else max(past)
+            callbacks.append(saver)
         callbacks.sort(key=lambda cb: cb.order)
         self.stop_training, start_epoch, self.verbose = False, 0, verbose
         if checkpoint_path is not None and Path(checkpoint_path).exists():

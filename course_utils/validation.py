@@ -55,6 +55,7 @@ def check_loss_inputs(loss_fn, outputs: torch.Tensor, targets: torch.Tensor, all
                              f"them with `targets.long()` (or build them with dtype=torch.long).")
         num_classes = outputs.shape[1]
         every = targets if all_targets is None else all_targets
+        every = every[every != getattr(loss_fn, "ignore_index", -100)]  # e.g. padding: allowed
         low, high = (int(v) for v in torch.aminmax(every.reshape(-1))) if every.numel() else (0, 0)
         if low < 0 or high >= num_classes:
             where = "the dataset's targets" if all_targets is not None else "this batch's targets"
@@ -112,6 +113,8 @@ def dataset_targets(loader):
     targets = getattr(loader, "targets", None)  # DeviceLoader
     if targets is None:
         dataset = getattr(loader, "dataset", None)
+        if getattr(dataset, "target_transform", None) is not None:
+            return None  # the batches' labels are not the stored ones (e.g. "is it a 5?" from MNIST)
         tensors = getattr(dataset, "tensors", None)  # TensorDataset
         targets = tensors[1] if tensors is not None and len(tensors) == 2 else getattr(dataset, "targets", None)
     return targets if isinstance(targets, torch.Tensor) else None

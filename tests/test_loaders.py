@@ -95,3 +95,13 @@ def test_image_dataset_device_loader_passes_shuffle_generator_and_drop_last_on()
                                                       generator=torch.Generator().manual_seed(1))])
     assert torch.equal(order, expected) and order.tolist() != list(range(10))
     assert len(dataset.device_loader(3, "cpu", drop_last=True)) == 3 and len(dataset.device_loader(3, "cpu")) == 4
+
+
+
+def test_horizontal_flip_keeps_the_shape_of_greyscale_batches():
+    images = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4)  # (B, H, W)
+    flipped = random_horizontal_flip(images, p=1.0)
+    assert flipped.shape == images.shape and torch.equal(flipped, images.flip(-1))
+    assert torch.equal(random_horizontal_flip(images, p=0.0), images)
+    with pytest.raises(ValueError, match="batch of images"):
+        random_horizontal_flip(torch.ones(5))

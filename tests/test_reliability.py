@@ -232,6 +232,48 @@ def test_intact_file_with_python_objects_is_not_called_damaged(tmp_path):
     assert "delete it" not in str(refused.value)
     assert checkpoint_module.plain_numbers({"a": [np.float32(0.5), (np.int64(2),)]}) == {"a": [0.5, (2,)]}
 
+
+def test_second_train_call_keeps_the_best_model_saved(blobs, tmp_path):
+    """Training on with a second train() call must not overwrite the best weights with worse ones."""
+    train, dev = blobs
+    runner = _blobs_runner()
+    runner.train(train, dev, num_epochs=3, save_path=tmp_path / "best.pt", verbose=False)
+    best_loss = min(runner.history["dev_loss"])
+    with torch.no_grad():  # make the next evaluation much worse
+        for parameter in runner.model.parameters():
+            parameter.mul_(-5.0)
+    runner.optimizer = torch.optim.SGD(runner.model.parameters(), lr=0.0)
+    runner.train(train, dev, num_epochs=1, save_path=tmp_path / "best.pt", verbose=False)
+    assert runner.history["dev_loss"][-1] > best_loss
+    saved = _blobs_runner()
+    saved.load_model(tmp_path / "best.pt")
+    assert saved.evaluate(dev)["loss"] == pytest.approx(best_loss, rel=1e-5)
+
+
+def test_ignored_targets_and_transformed_labels_are_not_called_bad():
+    from course_utils.validation import check_loss_inputs, dataset_targets
+
+    outputs, targets = torch.randn(4, 3), torch.tensor([0, 2, -100, 1])  # -100: PyTorch's ignore_index
+    check_loss_inputs(nn.CrossEntropyLoss(), outputs, targets)
+    with pytest.raises(ValueError, match=r"0\.\.2 for 3 outputs"):
+        check_loss_inputs(nn.CrossEntropyLoss(ignore_index=0), outputs, targets)
+
+    class Relabelled(TensorDataset):  # stored digits 0-9, batches "is it a 5?"
+        target_transform = staticmethod(lambda digit: int(digit == 5))
+
+    plain = DataLoader(TensorDataset(torch.randn(10, 2), torch.arange(10)))
+    assert dataset_targets(plain) is not None
+    assert dataset_targets(DataLoader(Relabelled(torch.randn(10, 2), torch.arange(10)))) is None
+
+
+def test_accuracy_refuses_one_output_per_row():
+    from course_utils import binary_accuracy
+
+    logits, labels = torch.tensor([[2.0], [-1.0], [3.0]]), torch.tensor([1, 0, 1])
+    with pytest.raises(ValueError, match="binary_accuracy"):
+        accuracy(logits, labels)
+    assert binary_accuracy(logits, labels) == 1.0
+
 # ---- point 7: errors a student can act on ---------------------------------------------------------
 def test_int32_labels_get_a_clear_error():
     loader = DataLoader(TensorDataset(torch.randn(8, 2), torch.zeros(8, dtype=torch.int32)), batch_size=4)
