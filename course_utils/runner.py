@@ -223,6 +223,8 @@ class Runner:
             callbacks.append(saver)
         callbacks.sort(key=lambda cb: cb.order)
         self.stop_training, start_epoch, self.verbose = False, 0, verbose
+        # the learning rates this run starts from, saved with its checkpoints (a scheduler may lower them)
+        self._start_lrs = [group.get("initial_lr", group["lr"]) for group in self.optimizer.param_groups]
         if checkpoint_path is not None and Path(checkpoint_path).exists():
             start_epoch = self._resume(checkpoint_path, callbacks)
             if self.stop_training or start_epoch >= num_epochs:
@@ -382,7 +384,7 @@ class Runner:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "epoch": epoch, "global_step": self.global_step, "history": self.history,
-            "stopped_early": self.stop_training,
+            "stopped_early": self.stop_training, "start_lrs": getattr(self, "_start_lrs", None),
             "callbacks": {key: cb.state_dict() for key, cb in _keyed(callbacks)},
             "rng": get_rng_state(),
         }), path)
@@ -396,7 +398,8 @@ class Runner:
                              f"by save_model() or save_path= holds weights only. Load such weights with "
                              f"runner.load_model(path), or use another checkpoint_path to train from scratch.")
         load_state_dict_checked(self.model, state["model"], source=f"checkpoint {path}")
-        _warn_if_hyperparameters_differ(self.optimizer, state["optimizer"], path)
+        _warn_if_hyperparameters_differ(self.optimizer, state["optimizer"], path, state.get("start_lrs"))
+        self._start_lrs = state.get("start_lrs") or self._start_lrs
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -462,14 +465,20 @@ class _Window:
         return True
 
 
-def _warn_if_hyperparameters_differ(optimizer, saved: dict, path) -> None:
-    """A resumed run keeps the checkpoint's settings; say so when the new optimizer asked for others."""
+def _warn_if_hyperparameters_differ(optimizer, saved: dict, path, start_lrs=None) -> None:
+    """A resumed run keeps the checkpoint's settings; say so when the new optimizer asked for others.
+
+    Learning rates are compared with those the saved run started from (`start_lrs`), since a scheduler
+    such as ReduceLROnPlateau may have lowered them on the way.
+    """
     changed = {}
-    for new, old in zip(optimizer.param_groups, saved.get("param_groups", [])):
+    for index, (new, old) in enumerate(zip(optimizer.param_groups, saved.get("param_groups", []))):
         for key in new:
             if key not in ("params", "lr", "initial_lr") and key in old and _differs(old[key], new[key]):
                 changed[key] = (old[key], new[key])
         new_lr, old_lr = new.get("initial_lr", new["lr"]), old.get("initial_lr", old.get("lr"))
+        if start_lrs is not None and index < len(start_lrs):
+            old_lr = start_lrs[index]
         if _differs(old_lr, new_lr):
             changed["lr"] = (old_lr, new_lr)
     if changed:

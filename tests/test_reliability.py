@@ -274,6 +274,23 @@ def test_accuracy_refuses_one_output_per_row():
         accuracy(logits, labels)
     assert binary_accuracy(logits, labels) == 1.0
 
+
+def test_resume_after_plateau_schedule_does_not_warn(blobs, tmp_path, recwarn):
+    """ReduceLROnPlateau lowers the lr during the run; re-running the same code must not warn about it."""
+    train, dev = blobs
+
+    def plateau_runner():
+        model = make_mlp()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0,
+                                                               threshold=10, threshold_mode="abs")
+        return Runner(model, optimizer, nn.CrossEntropyLoss(), device="cpu", scheduler=scheduler)
+
+    history = plateau_runner().train(train, dev, num_epochs=3, checkpoint_path=tmp_path / "run.pt", verbose=False)
+    assert history["lr"][-1] < 0.1  # the schedule did lower it
+    plateau_runner().train(train, dev, num_epochs=4, checkpoint_path=tmp_path / "run.pt", verbose=False)
+    assert not [w for w in recwarn if "continues that run" in str(w.message)]
+
 # ---- point 7: errors a student can act on ---------------------------------------------------------
 def test_int32_labels_get_a_clear_error():
     loader = DataLoader(TensorDataset(torch.randn(8, 2), torch.zeros(8, dtype=torch.int32)), batch_size=4)
