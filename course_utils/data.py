@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -233,6 +234,8 @@ def _fetch(remote: RemoteFile, target: Path, timeout: float, mirrors: list[str] 
             errors.append((url, f"downloaded file is damaged ({problem})"))
         except OSError as error:  # URLError, timeouts and disk errors are all OSErrors
             errors.append((url, str(getattr(error, "reason", error))))
+        except (ValueError, http.client.HTTPException) as error:  # a mirror that is not a URL, a cut response
+            errors.append((url, f"{type(error).__name__}: {error}"))
         finally:
             partial.unlink(missing_ok=True)
     raise DataUnavailable(f"could not download {remote.name} from {len(errors)} mirror(s): {errors[0][1]}; tried "
@@ -281,7 +284,15 @@ def _extract(archive: Path) -> dict:
     if archive.name.endswith((".tar.gz", ".tgz")):
         with tarfile.open(archive) as tar:
             sizes = {member.name: member.size for member in tar.getmembers() if member.isfile()}
-            tar.extractall(archive.parent, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.10.12, 3.11.4 and later
+                tar.extractall(archive.parent, filter="data")
+            else:  # older Pythons: refuse what the "data" filter would refuse, then unpack
+                for member in tar.getmembers():
+                    target = (archive.parent / member.name).resolve()
+                    if (not (member.isfile() or member.isdir()) or member.name.startswith("/")
+                            or archive.parent.resolve() not in (target, *target.parents)):
+                        raise DataUnavailable(f"{archive} holds an unsafe member {member.name!r}; not unpacked")
+                tar.extractall(archive.parent)
     elif archive.suffix == ".gz":
         partial = archive.with_suffix(".part")
         with gzip.open(archive, "rb") as source, open(partial, "wb") as out:

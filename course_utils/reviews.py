@@ -73,8 +73,12 @@ def _read_imdb_archive(folder: Path) -> dict:
     """Both splits from the verified archive, cached once as a small JSON file (the archive has 100,000 files)."""
     cache = folder / "imdb_reviews.json.gz"
     if cache.exists():
-        with gzip.open(cache, "rt", encoding="utf-8") as handle:
-            return json.load(handle)
+        try:
+            with gzip.open(cache, "rt", encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, EOFError, ValueError):  # a damaged cache: parse the verified archive again
+            with contextlib.suppress(OSError):
+                cache.unlink()
     rows = []
     with tarfile.open(folder / IMDB.files[0].name, "r:gz") as tar:  # streamed: nothing is unpacked
         for member in tar:

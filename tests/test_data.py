@@ -380,3 +380,41 @@ def test_offline_mode_keeps_damaged_files_and_creates_no_folders(fake_dataset, t
         data.download("fake", root=root)
     assert target.read_bytes() == good[:100]  # reported, not deleted
     assert "fetching it again" not in capsys.readouterr().out
+
+
+def test_a_mirror_that_is_not_a_url_is_skipped_not_fatal(tmp_path):
+    # COURSE_DATA_MIRROR=/srv/mirror (no file://) made urlopen raise ValueError, which escaped the loop
+    payload = b"the real bytes"
+    source = tmp_path / "f.bin"
+    source.write_bytes(payload)
+    remote = RemoteFile("f.bin", hashlib.sha256(payload).hexdigest(), (source.as_uri(),), len(payload))
+    target = tmp_path / "out" / "f.bin"
+    target.parent.mkdir()
+    data._fetch(remote, target, timeout=5, mirrors=["/srv/mirror/f.bin"])
+    assert target.read_bytes() == payload
+
+
+def _tar_gz(path, members):
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            tar.addfile(info, io.BytesIO(text))
+
+
+def test_unpacking_works_and_stays_safe_without_the_tar_data_filter(tmp_path, monkeypatch):
+    # Python before 3.10.12 / 3.11.4 has no extractall(filter=...): it raised TypeError there
+    import tarfile
+
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    _tar_gz(tmp_path / "good.tar.gz", {"set/a.txt": b"aaa", "set/b.txt": b"bb"})
+    files = data._extract(tmp_path / "good.tar.gz")
+    assert sorted(files) == ["set/a.txt", "set/b.txt"] and (tmp_path / "set" / "b.txt").read_bytes() == b"bb"
+    (tmp_path / "inner").mkdir()
+    _tar_gz(tmp_path / "inner" / "evil.tar.gz", {"../escaped.txt": b"x"})
+    with pytest.raises(DataUnavailable, match="unsafe member"):
+        data._extract(tmp_path / "inner" / "evil.tar.gz")
+    assert not (tmp_path / "escaped.txt").exists()

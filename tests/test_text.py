@@ -139,6 +139,8 @@ def test_load_imdb_reads_the_verified_archive(monkeypatch, tmp_path):
     assert load_imdb("test").texts == ["Fine work."]
     assert (data.data_root() / "aclImdb" / "imdb_reviews.json.gz").exists()  # parsed once, then cached
     assert len(load_imdb("train", num_reviews=2, seed=1)) == 2
+    (data.data_root() / "aclImdb" / "imdb_reviews.json.gz").write_bytes(b"\x1f\x8b damaged")  # EOFError before
+    assert len(load_imdb("train")) == 3  # a damaged cache is parsed again from the verified archive
 
 
 
