@@ -123,7 +123,8 @@ def _fake_imdb_archive() -> bytes:
     return buffer.getvalue()
 
 
-def test_load_imdb_reads_the_verified_archive(monkeypatch, tmp_path):
+def _register_fake_imdb(monkeypatch, tmp_path):
+    """Register the fake archive as the IMDB dataset, downloadable from a local mirror."""
     archive = _fake_imdb_archive()
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -132,6 +133,10 @@ def test_load_imdb_reads_the_verified_archive(monkeypatch, tmp_path):
                         ((mirror / "aclImdb_v1.tar.gz").as_uri(),), len(archive))
     monkeypatch.setitem(data.DATASETS, "imdb", DatasetInfo("imdb", "IMDB (test copy)", "aclImdb", (remote,),
                                                            license="test", citation="test"))
+
+
+def test_load_imdb_reads_the_verified_archive(monkeypatch, tmp_path):
+    _register_fake_imdb(monkeypatch, tmp_path)
     train = load_imdb("train")
     assert not train.is_fallback and len(train) == 3  # unlabelled reviews are not included
     assert sorted(zip(train.texts, train.labels)) == [("A great film.<br />Loved it.", 1), ("Awful.", 0),
@@ -143,17 +148,9 @@ def test_load_imdb_reads_the_verified_archive(monkeypatch, tmp_path):
     assert len(load_imdb("train")) == 3  # a damaged cache is parsed again from the verified archive
 
 
-
 def test_load_imdb_works_in_a_read_only_data_folder(monkeypatch, tmp_path, capsys):
     # A class's shared data folder may be read-only: the cache cannot be written, the reviews still load.
-    archive = _fake_imdb_archive()
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
-    (mirror / "aclImdb_v1.tar.gz").write_bytes(archive)
-    remote = RemoteFile("aclImdb_v1.tar.gz", hashlib.sha256(archive).hexdigest(),
-                        ((mirror / "aclImdb_v1.tar.gz").as_uri(),), len(archive))
-    monkeypatch.setitem(data.DATASETS, "imdb", DatasetInfo("imdb", "IMDB (test copy)", "aclImdb", (remote,),
-                                                           license="test", citation="test"))
+    _register_fake_imdb(monkeypatch, tmp_path)
     folder = data.download("imdb")
     real_open = reviews.gzip.open
 
