@@ -83,15 +83,13 @@ def load_checkpoint(path: str | os.PathLike, map_location=None) -> dict:
                          f"train again (a resumed run then starts from scratch).")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "Weights only load failed" not in str(error):
-            raise ValueError(f"Could not read checkpoint {path}: {error}. The file is damaged or was not written by "
-                             "torch.save; delete it and save it again.") from error
-        raise ValueError(f"Checkpoint {path} is intact but holds Python objects other than tensors and plain "
-                         f"numbers (for example NumPy numbers), which a safe load refuses ({error}). Save only "
-                         f"tensors and Python numbers (course_utils.checkpoint.plain_numbers converts NumPy ones); "
-                         f"if you trust this file, torch.load(path, weights_only=False) reads it.") from error
     except Exception as error:  # torch raises several types for a damaged file
+        if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
+            raise ValueError(f"Checkpoint {path} is intact but holds Python objects other than tensors and plain "
+                             f"numbers (for example NumPy numbers), which a safe load refuses ({error}). Save only "
+                             f"tensors and Python numbers (course_utils.checkpoint.plain_numbers converts NumPy "
+                             f"ones); if you trust this file, torch.load(path, weights_only=False) reads it."
+                             ) from error
         raise ValueError(f"Could not read checkpoint {path}: {error}. The file is damaged or was not written by "
                          "torch.save with tensors only; delete it and save it again.") from error
 
