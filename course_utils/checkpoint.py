@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import random
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["atomic_save", "get_rng_state", "load_checkpoint", "load_state_dict_checked", "plain_numbers",
-           "set_rng_state"]
+__all__ = ["atomic_save", "get_rng_state", "load_checkpoint", "load_state_dict_checked", "new_file_mode",
+           "plain_numbers", "replacing", "set_rng_state"]
 
 
 STALE_SECONDS = 60  # a temporary file this old is not being written any more
@@ -38,6 +40,36 @@ def plain_numbers(obj):
     return obj
 
 
+def new_file_mode() -> int:
+    """The permissions a newly created file gets here (0o666 less the umask): what `open` would give it."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike, suffix: str = ".part") -> Iterator[Path]:
+    """A temporary file next to `path`, for writing `path` safely; yields its name.
+
+    When the block ends without an error, the temporary file replaces `path` in one
+    step (readers see the old file or the new one, never half of it) and gets the
+    permissions of any new file (a class's shared folder stays readable). When the
+    block raises, the temporary file is removed and `path` is untouched. Its name is
+    unique (`.<name>.<random><suffix>`), so processes writing the same file at the
+    same time do not overwrite each other's halves.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, new_file_mode())  # mkstemp makes it private (0o600)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def atomic_save(obj, path: str | os.PathLike) -> Path:
     """`torch.save` that never leaves a half-written file behind.
 
@@ -51,16 +83,10 @@ def atomic_save(obj, path: str | os.PathLike) -> Path:
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a write that was killed (kill -9, power)
         if time.time() - stale.stat().st_mtime > STALE_SECONDS:
             stale.unlink(missing_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with replacing(path, suffix=".tmp") as temporary, open(temporary, "wb") as handle:
+        torch.save(obj, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
     return path
 
 

@@ -16,11 +16,14 @@ Environment variables:
   file://), laid out like `COURSE_DATA_DIR`; tried before the public hosts.
   Several mirrors may be given, separated by spaces.
 
+Several processes may share one data folder: writing (fetching, unpacking) is done under
+a lock, one process at a time, and through temporary files renamed into place.
 `python -m course_utils.offline` fetches, verifies and imports whole data folders.
 """
 
 from __future__ import annotations
 
+import glob
 import gzip
 import hashlib
 import http.client
@@ -31,9 +34,14 @@ import tarfile
 import tempfile
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import filelock
+
+from .checkpoint import replacing
 from .utils import env_flag
 
 __all__ = ["DATASETS", "DataUnavailable", "DatasetInfo", "RemoteFile", "check_unpacked", "data_root", "dataset_info",
@@ -215,29 +223,32 @@ def _writable_folder(folder: Path) -> None:
             from error
 
 
+class _Damaged(Exception):
+    """A downloaded file failed its check (internal to `_fetch`)."""
+
+
 def _fetch(remote: RemoteFile, target: Path, timeout: float, mirrors: list[str] | tuple = ()) -> None:
     """Download `remote` to `target` from the first address that gives the right bytes.
 
     `mirrors` (an institution's, from COURSE_DATA_MIRROR) are tried before the public hosts.
     """
     errors = []
-    partial = target.with_name(target.name + ".part")
     for url in (*mirrors, *remote.urls):
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-            problem = _verify(partial, remote)
-            if problem is None:
-                os.replace(partial, target)
-                return
-            errors.append((url, f"downloaded file is damaged ({problem})"))
+            with replacing(target) as partial:
+                with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+                    while chunk := response.read(1 << 20):
+                        out.write(chunk)
+                problem = _verify(partial, remote)
+                if problem is not None:
+                    raise _Damaged(problem)  # leaves `target` as it was
+            return
+        except _Damaged as damaged:
+            errors.append((url, f"downloaded file is damaged ({damaged})"))
         except OSError as error:  # URLError, timeouts and disk errors are all OSErrors
             errors.append((url, str(getattr(error, "reason", error))))
         except (ValueError, http.client.HTTPException) as error:  # a mirror that is not a URL, a cut response
             errors.append((url, f"{type(error).__name__}: {error}"))
-        finally:
-            partial.unlink(missing_ok=True)
     raise DataUnavailable(f"could not download {remote.name} from {len(errors)} mirror(s): {errors[0][1]}; tried "
                           + "; ".join(f"{url} ({reason})" for url, reason in errors))
 
@@ -293,10 +304,9 @@ def _extract(archive: Path) -> dict:
                         raise DataUnavailable(f"{archive} holds an unsafe member {member.name!r}; not unpacked")
                 tar.extractall(archive.parent)
     elif archive.suffix == ".gz":
-        partial = archive.with_suffix(".part")
-        with gzip.open(archive, "rb") as source, open(partial, "wb") as out:
-            shutil.copyfileobj(source, out)
-        os.replace(partial, archive.with_suffix(""))
+        with replacing(archive.with_suffix("")) as partial:
+            with gzip.open(archive, "rb") as source, open(partial, "wb") as out:
+                shutil.copyfileobj(source, out)
         sizes = {archive.with_suffix("").name: archive.with_suffix("").stat().st_size}
     else:
         return {}
@@ -312,13 +322,47 @@ def _unpack(folder: Path, remote: RemoteFile) -> None:
     files = _read_record(folder, remote)
     if files is not None and _check_unpacked(folder, files) is None:
         return
-    _writable_folder(folder)
     record = _record_path(folder, remote)
     record.unlink(missing_ok=True)  # no record while unpacking: a killed run unpacks again
-    files = _extract(folder / remote.name)
-    partial = record.with_name(record.name + ".part")
-    partial.write_text(json.dumps({"archive_sha256": remote.sha256, "files": files}))
-    os.replace(partial, record)
+    try:
+        files = _extract(folder / remote.name)
+        with replacing(record) as partial:
+            partial.write_text(json.dumps({"archive_sha256": remote.sha256, "files": files}))
+    except OSError as error:  # a full disk, a quota, a folder made read-only meanwhile
+        raise DataUnavailable(f"cannot unpack {remote.name} into {folder} ({error.strerror or error}); free some "
+                              f"space there, or {_FIX}") from error
+
+
+def _unpacked(folder: Path, info: DatasetInfo) -> bool:
+    """Whether every archive of `info` has a record and every file unpacked from it is intact."""
+    for remote in info.files if info.extract else ():
+        files = _read_record(folder, remote)
+        if files is None or _check_unpacked(folder, files) is not None:
+            return False
+    return True
+
+
+@contextmanager
+def _writing(folder: Path, info: DatasetInfo) -> Iterator[None]:
+    """Hold the data folder's lock while fetching or unpacking into it, and clear what killed runs left.
+
+    Two notebooks (or a whole class on one shared folder) loading the same dataset for
+    the first time take turns: the second waits, then finds the files verified. The lock
+    is the operating system's (`filelock`), so a killed process never leaves it held.
+    """
+    lock = filelock.FileLock(folder / ".course-data.lock")
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print(f"[data] another process is fetching or unpacking {info.title} in {folder}; waiting for it.")
+        lock.acquire()
+    try:
+        for remote in info.files:  # temporary files of a killed download or unpacking (no one else writes now)
+            for stale in folder.glob(f".{glob.escape(remote.name)}.*.part"):
+                stale.unlink(missing_ok=True)
+        yield
+    finally:
+        lock.release()
 
 
 def check_unpacked(name: str, root: str | os.PathLike | None = None, hashes: bool = True) -> str | None:
@@ -362,16 +406,20 @@ def download(name: str, root: str | os.PathLike | None = None, timeout: float = 
     problems = {remote: problem for remote, problem in problems.items() if problem is not None}
     if problems and offline:
         raise _offline_error(folder, problems)
-    if problems:
-        _writable_folder(folder)
-    for remote, problem in problems.items():
-        target = folder / remote.name
-        if problem != "missing":
-            print(f"[data] {target} is damaged ({problem}); fetching it again.")
-        _record_path(folder, remote).unlink(missing_ok=True)  # a fetched archive is always unpacked again
-        _fetch(remote, target, timeout, mirror_urls(info, remote))
-    for remote in info.files if info.extract else ():
-        _unpack(folder, remote)
+    if not problems and _unpacked(folder, info):
+        return folder  # the usual case: nothing to write, no lock (a read-only class folder works)
+    _writable_folder(folder)
+    with _writing(folder, info):
+        for remote in info.files:  # again: another process may have fetched them while we waited
+            problem = _verify(folder / remote.name, remote)
+            if problem is None:
+                continue
+            if problem != "missing":
+                print(f"[data] {folder / remote.name} is damaged ({problem}); fetching it again.")
+            _record_path(folder, remote).unlink(missing_ok=True)  # a fetched archive is always unpacked again
+            _fetch(remote, folder / remote.name, timeout, mirror_urls(info, remote))
+        for remote in info.files if info.extract else ():
+            _unpack(folder, remote)
     return folder
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import data
+from .checkpoint import replacing
 from .data import DataUnavailable, DatasetInfo, RemoteFile, data_root, verify_file
 
 __all__ = ["Outcome", "all_datasets", "fetch", "import_folder", "main", "verify"]
@@ -86,6 +87,11 @@ def verify(root: str | os.PathLike | None = None, only=None) -> list[Outcome]:
             unpacked = data.check_unpacked(info.name, root)
             if unpacked:
                 problems.append(unpacked)
+            elif any(data._read_record(folder, remote) is None for remote in info.files if info.extract):
+                problems.append("its archives are verified but were never unpacked here (the chapters need to "
+                                f"unpack them, which fails if students cannot write to the folder): run "
+                                f"`python -m course_utils.offline fetch --data-dir {root} --only {info.name}` once, while the folder "
+                                "is writable; it downloads nothing that is already verified")
         size = _size([folder / remote.name for remote in info.files])
         outcomes.append(Outcome(info.name, not problems, "; ".join(problems) or "verified", size))
     return outcomes
@@ -127,16 +133,14 @@ def _copy_verified(candidate: Path, target: Path, remote: RemoteFile) -> str | N
     problem = verify_file(candidate, remote)
     if problem is not None:
         return f"{candidate} rejected ({problem})"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
     try:
-        shutil.copyfile(candidate, partial)
-        problem = verify_file(partial, remote)  # the copy itself (a failing stick, a full disk)
-        if problem is not None:
-            return f"the copy of {candidate} is damaged ({problem}); the disk may be full or failing"
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+        with replacing(target) as partial:
+            shutil.copyfile(candidate, partial)
+            problem = verify_file(partial, remote)  # the copy itself (a failing stick, a full disk)
+            if problem is not None:
+                return f"the copy of {candidate} is damaged ({problem}); the disk may be full or failing"
+    except OSError as error:  # a full disk or quota, a folder that is not writable
+        return f"copying {candidate} failed ({error.strerror or error}); the disk may be full or not writable"
     return None
 
 
@@ -156,6 +160,12 @@ def import_folder(source: str | os.PathLike, root: str | os.PathLike | None = No
     outcomes = []
     for info in all_datasets(only):
         folder, notes, missing = _folder(root, info), [], []
+        if any(verify_file(folder / remote.name, remote) is not None for remote in info.files):
+            try:
+                data._writable_folder(folder)  # said once, before anything is copied
+            except DataUnavailable as error:
+                outcomes.append(Outcome(info.name, False, str(error)))
+                continue
         for remote in info.files:
             target = folder / remote.name
             if verify_file(target, remote) is None:
@@ -221,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = import_folder(args.source, root, args.only)
     except (KeyError, FileNotFoundError, DataUnavailable) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. the data folder's disk failing while it is read
+        print(f"error: {error}", file=sys.stderr)
         return 2
     for outcome in outcomes:
         print(outcome.line())

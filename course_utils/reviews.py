@@ -18,13 +18,13 @@ import gzip
 import hashlib
 import importlib.util
 import json
-import os
 import random
 import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checkpoint import replacing
 from .data import DataUnavailable, DatasetInfo, RemoteFile, download, register_dataset, say_fallback
 
 __all__ = ["IMDB", "TextDataset", "load_chinese_reviews", "load_imdb", "make_synthetic_chinese_reviews",
@@ -89,14 +89,10 @@ def _read_imdb_archive(folder: Path) -> dict:
     rows.sort()  # the archive's order is arbitrary; sort by split and file name
     splits = {split: {"texts": [r[2] for r in rows if r[0] == split], "labels": [r[3] for r in rows if r[0] == split]}
               for split in ("train", "test")}
-    partial = cache.with_suffix(".part")
     try:
-        with gzip.open(partial, "wt", encoding="utf-8") as handle:
+        with replacing(cache) as partial, gzip.open(partial, "wt", encoding="utf-8") as handle:
             json.dump(splits, handle)
-        os.replace(partial, cache)
     except OSError as error:  # e.g. a class's shared, read-only data folder: nothing is lost, only the cache
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
         print(f"Note: the parsed IMDB reviews could not be cached in {folder} ({error.strerror or error}); "
               "the archive is read again on the next run.")
     return splits

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import time
 
 import pytest
 import torch
@@ -418,3 +419,108 @@ def test_unpacking_works_and_stays_safe_without_the_tar_data_filter(tmp_path, mo
     with pytest.raises(DataUnavailable, match="unsafe member"):
         data._extract(tmp_path / "inner" / "evil.tar.gz")
     assert not (tmp_path / "escaped.txt").exists()
+
+
+_STUDENT = """
+import json, sys, time
+from pathlib import Path
+from course_utils import data
+spec, root, go, ready = json.loads(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+remotes = tuple(data.RemoteFile(name, sha, (url,), size) for name, sha, url, size in spec)
+data.register_dataset(data.DatasetInfo("race", "Race data", "race", remotes, "none", "none", extract=True))
+ready.touch()
+while not go.exists():  # every student starts at the same moment
+    time.sleep(0.001)
+try:
+    folder = data.download("race", root)
+    print("ok", data.check_unpacked("race", root))
+except Exception as error:
+    print("CRASH", type(error).__name__, error)
+"""
+
+
+def test_students_loading_a_dataset_at_once_all_get_it(tmp_path):
+    """Four processes fetch and unpack the same archives into one folder at once: each gets the verified data.
+
+    With fixed temporary names and no lock, they truncated and deleted each other's halves.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    spec = []
+    for index in range(2):
+        content = hashlib.sha256(str(index).encode()).digest() * (1 << 19)  # 16 MB unpacked
+        (mirror / f"part{index}.gz").write_bytes(gzip.compress(content, compresslevel=1, mtime=0))
+        archive = mirror / f"part{index}.gz"
+        spec.append((archive.name, data.sha256sum(archive), archive.as_uri(), archive.stat().st_size))
+    root, go = tmp_path / "shared", tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    ready = [tmp_path / f"ready{index}" for index in range(4)]
+    students = [subprocess.Popen([sys.executable, "-c", _STUDENT, json.dumps(spec), str(root), str(go), str(flag)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                for flag in ready]
+    while not all(flag.exists() for flag in ready) and all(student.poll() is None for student in students):
+        time.sleep(0.01)  # until every student has imported torch and waits at the start line
+    go.touch()
+    outputs = [student.communicate(timeout=120)[0] for student in students]
+    assert all(output.strip().endswith("ok None") for output in outputs), outputs
+    assert [path.name for path in sorted((root / "race").iterdir()) if path.suffix == ".part"] == []
+    for index in range(2):
+        unpacked = (root / "race" / f"part{index}").read_bytes()
+        assert unpacked == hashlib.sha256(str(index).encode()).digest() * (1 << 19)
+
+
+def test_a_full_disk_while_unpacking_is_explained_and_leaves_nothing(fake_mnist, tmp_path, monkeypatch):
+    def full_disk(source, target, *args):
+        target.write(b"x" * 1000)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(data.shutil, "copyfileobj", full_disk)
+    with pytest.raises(DataUnavailable, match="cannot unpack train-images-idx3-ubyte.gz into .*No space left"):
+        data.download("mnist", root=tmp_path / "root")
+    folder = tmp_path / "root" / "MNIST" / "raw"
+    assert not list(folder.glob("*.part")) and not list(folder.glob("*-ubyte"))  # no half-unpacked file
+    monkeypatch.undo()
+
+
+def test_a_second_process_waits_for_the_first_and_says_so(fake_dataset, tmp_path, capsys):
+    import threading
+
+    import filelock
+
+    folder = tmp_path / "root" / "fake"
+    folder.mkdir(parents=True)
+    held = threading.Event()
+
+    def other_process():  # a thread stands in for it: the lock is the same
+        with filelock.FileLock(folder / ".course-data.lock"):
+            held.set()
+            time.sleep(0.5)
+
+    other = threading.Thread(target=other_process)
+    other.start()
+    held.wait()
+    started = time.perf_counter()
+    data.download("fake", root=tmp_path / "root")
+    other.join()
+    assert time.perf_counter() - started >= 0.4
+    assert "another process is fetching or unpacking Fake data (for tests)" in capsys.readouterr().out
+
+
+def test_files_written_are_readable_like_any_new_file(fake_dataset, tmp_path):
+    """A class's shared data folder and a TA reading checkpoints need the usual permissions, not mkstemp's 0o600."""
+    import os
+
+    from course_utils.checkpoint import atomic_save
+
+    old = os.umask(0o022)
+    try:
+        downloaded = data.download("fake", root=tmp_path / "root") / "file.bin"
+        saved = atomic_save({"x": 1}, tmp_path / "run.pt")
+    finally:
+        os.umask(old)
+    assert downloaded.stat().st_mode & 0o777 == 0o644 and saved.stat().st_mode & 0o777 == 0o644

@@ -246,3 +246,36 @@ def test_download_offline_argument_overrides_the_environment(toy_registry, tmp_p
         data.download("toy_table", tmp_path / "root", offline=True)
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     assert (data.download("toy_table", tmp_path / "root", offline=False) / "toy survey.csv").read_bytes() == TABLE
+
+
+def test_verify_says_when_archives_were_never_unpacked(toy_registry, tmp_path):
+    """Archives copied by hand but never unpacked: the chapters would have to unpack them, so it is not complete."""
+    root = write_tree(tmp_path / "class", {"toy.tar.gz": ARCHIVE})
+    [outcome] = offline.verify(root, ["toy_archive"])
+    assert not outcome.ok and "never unpacked" in outcome.detail and "--only toy_archive" in outcome.detail
+    assert offline.main(["fetch", "--data-dir", str(root), "--only", "toy_archive"]) == 0  # unpacks, fetches nothing
+    [outcome] = offline.verify(root, ["toy_archive"])
+    assert outcome.ok, outcome.detail
+
+
+def test_import_onto_a_full_disk_reports_each_dataset_and_leaves_nothing(toy_registry, tmp_path, monkeypatch,
+                                                                           capsys):
+    def full_disk(source, target):
+        Path(target).write_bytes(b"x" * 10)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(offline.shutil, "copyfile", full_disk)
+    stick, root = write_tree(tmp_path / "stick", CONTENTS), tmp_path / "lab"
+    assert offline.main(["import", str(stick), "--data-dir", str(root), "--only", *toy_registry]) == 1
+    out = capsys.readouterr().out
+    assert out.count("No space left on device") == 3 and "not complete: toy_table, toy_weights, toy_archive" in out
+    assert not [path for path in root.rglob("*") if path.is_file() and path.name != ".course-data.lock"]
+
+
+def test_import_into_a_read_only_folder_is_refused_before_copying(toy_registry, tmp_path, monkeypatch):
+    stick, root = write_tree(tmp_path / "stick", CONTENTS), tmp_path / "lab"
+    root.mkdir()
+    monkeypatch.setattr(data.os, "access", lambda path, mode: False)  # the tests run as root: chmod would not do
+    outcomes = offline.import_folder(stick, root, toy_registry)
+    assert all(not o.ok and "read-only" in o.detail for o in outcomes), outcomes
+    assert list(root.iterdir()) == []
