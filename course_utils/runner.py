@@ -89,7 +89,10 @@ class Runner:
             Metrics see whole sets at once: `evaluate` applies them to all outputs of the
             loader, and the `train_<name>` values to all training outputs since the last
             evaluation (taken in training mode, e.g. with dropout on), so F1 or balanced
-            accuracy are exact, not batch averages.
+            accuracy are exact, not batch averages. (To bound memory, the training outputs
+            are scored in chunks of 2**24 numbers, and the chunks' scores averaged: only a
+            very large output, such as a segmentation map or a big vocabulary, makes the
+            `train_` value of F1 or IoU a chunk average; `evaluate` is always exact.)
         device: a device or its name; by default `get_device()` (CUDA, MPS, CPU).
         scheduler: optional learning-rate scheduler, stepped every epoch
             (or every step with `scheduler_interval="step"`).
@@ -109,7 +112,7 @@ class Runner:
                  metrics: dict | None = None, device=None, scheduler=None, scheduler_interval: str = "epoch",
                  callbacks=(), grad_clip: float | None = None, amp: bool = False,
                  channels_last: bool = False) -> None:
-        check_runner_arguments(model, optimizer, loss_fn, metrics, scheduler_interval)
+        check_runner_arguments(model, optimizer, loss_fn, metrics, scheduler_interval, scheduler)
         if isinstance(device, torch.device) and device.type not in ("cpu", "cuda", "mps"):
             self.device = device  # e.g. "meta", for checking shapes without data: used as given
         else:  # checks that the device exists here, with a clear message if not
@@ -162,7 +165,7 @@ class Runner:
             if clearer is None:
                 raise
             raise clearer from error
-        outputs = outputs.float()
+        outputs = _full_precision(outputs)
         if check:  # on a loader's first batch: a clear message instead of a cryptic one (or none)
             check_loss_inputs(self.loss_fn, outputs, y, all_targets=all_targets)
         try:
@@ -235,7 +238,8 @@ class Runner:
             self.log(f"[Resume] continuing from {checkpoint_path} after epoch {start_epoch}")
         all_targets = dataset_targets(train_loader)  # to check every label once, not only the first batch's
         show_bar = progress_wanted(progress)
-        self._start_time = time.perf_counter()
+        elapsed = self.history["time"][-1] if start_epoch and self.history.get("time") else 0.0
+        self._start_time = time.perf_counter() - elapsed  # a resumed run's clock goes on where it stopped
         for cb in callbacks:
             cb.on_train_begin(self)
         for epoch in range(start_epoch, num_epochs):
@@ -276,7 +280,7 @@ class Runner:
                 self.scheduler.step()
             self.global_step += 1
             loss = loss.detach()
-            window.add(loss, outputs, y)
+            window.add(loss, outputs, y, _mean_denominator(self.loss_fn, y))
             if self._bar is not None and window.time_to_show():  # a bar's number waits for the GPU
                 self._bar.set_postfix(loss=f"{loss.item():.4f}")
             if log_steps and self.global_step % log_steps == 0:
@@ -329,19 +333,25 @@ class Runner:
     # ---- evaluation and prediction -----------------------------------------------------
     @torch.no_grad()
     def evaluate(self, data_loader) -> dict:
-        """Loss (averaged over samples) and metrics (computed on all outputs at once) over `data_loader`.
+        """Loss and metrics (computed on all outputs at once) over `data_loader`.
+
+        The loss is what `loss_fn` would give on the whole set in one batch, whatever the batch
+        size: batch means are weighted by what each mean divides by (the batch size; for a
+        class-weighted or `ignore_index` cross-entropy, the kept targets' total weight).
 
         The model's previous train/eval mode is restored afterwards.
         """
         was_training = self.model.training
         self.model.eval()
         window = _Window(self.metrics, self.device, max_elements=None)
-        for i, batch in enumerate(data_loader):
-            x, y = self._split(batch)
-            every_label = dataset_targets(data_loader) if i == 0 else None
-            outputs, loss = self._forward_loss(x, y, check=i == 0, all_targets=every_label)
-            window.add(loss, outputs, y)
-        self.model.train(was_training)
+        try:
+            for i, batch in enumerate(data_loader):
+                x, y = self._split(batch)
+                every_label = dataset_targets(data_loader) if i == 0 else None
+                outputs, loss = self._forward_loss(x, y, check=i == 0, all_targets=every_label)
+                window.add(loss, outputs, y, _mean_denominator(self.loss_fn, y))
+        finally:  # also when a batch raises (a bad label, a wrong shape)
+            self.model.train(was_training)
         if not window.count:
             raise ValueError("evaluate() got an empty data loader: check the dataset split sizes.")
         return window.values()
@@ -359,10 +369,12 @@ class Runner:
         else:
             batches = (batch[0] if isinstance(batch, (tuple, list)) else batch for batch in data)
         outputs = []
-        for x in batches:
-            with self._autocast():
-                outputs.append(self.model(self._to_device(x)).float())
-        self.model.train(was_training)
+        try:
+            for x in batches:
+                with self._autocast():
+                    outputs.append(_full_precision(self.model(self._to_device(x))))
+        finally:
+            self.model.train(was_training)
         return torch.cat(outputs).cpu()  # one copy back to the CPU, not one per batch
 
     # ---- saving and loading ------------------------------------------------------------
@@ -430,12 +442,17 @@ class _Window:
 
     def __init__(self, metrics: dict, device: torch.device, max_elements: int | None = 1 << 24) -> None:
         self.metrics, self.max_elements = metrics, max_elements
-        self.loss_sum = torch.zeros((), device=device)
+        self.loss_sum, self.loss_weight = torch.zeros((), device=device), 0
         self.count, self.buffered, self._last_shown = 0, 0, 0.0
         self.outputs, self.targets, self.metric_sums, self.metric_count = [], [], {}, 0
 
-    def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-        self.loss_sum.add_(loss, alpha=len(targets))  # a batch mean, weighted by the batch size: one kernel
+    def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor, weight) -> None:
+        """`weight`: what the batch's mean loss divides by (`_mean_denominator`), a number or a tensor."""
+        if isinstance(weight, torch.Tensor):  # a batch whose targets are all ignored has a NaN mean: it adds 0
+            self.loss_sum.add_(torch.where(weight > 0, loss * weight, 0.0))
+        else:
+            self.loss_sum.add_(loss, alpha=weight)  # one kernel
+        self.loss_weight = self.loss_weight + weight
         self.count += len(targets)
         if self.metrics:
             self.outputs.append(outputs.detach())
@@ -455,7 +472,7 @@ class _Window:
         if self.outputs:
             self._flush()
         metrics = {name: total / self.metric_count for name, total in self.metric_sums.items()}
-        return {"loss": self.loss_sum.item() / self.count, **metrics}
+        return {"loss": float(self.loss_sum / self.loss_weight), **metrics}
 
     def time_to_show(self) -> bool:
         now = time.perf_counter()
@@ -463,6 +480,30 @@ class _Window:
             return False
         self._last_shown = now
         return True
+
+
+def _mean_denominator(loss_fn, targets: torch.Tensor):
+    """What `loss_fn`'s mean over this batch divides by, so that batch means add up to the set's mean.
+
+    The batch size, except for a cross-entropy (or NLL) loss over class indices: it divides by the
+    number of targets (tokens, pixels) not equal to `ignore_index`, each counted with its class's
+    `weight`. That sum is a tensor on the device (no waiting for the GPU); it is only computed when
+    a class weight or an `ignore_index` other than the default was set.
+    """
+    if not (isinstance(loss_fn, (nn.CrossEntropyLoss, nn.NLLLoss)) and loss_fn.reduction == "mean"
+            and not targets.is_floating_point()):
+        return len(targets)
+    if loss_fn.weight is None and loss_fn.ignore_index == -100:  # the defaults: every target counts once
+        return targets.numel()
+    kept = targets != loss_fn.ignore_index
+    if loss_fn.weight is None:
+        return kept.sum()
+    return (loss_fn.weight[targets.where(kept, 0)] * kept).sum()
+
+
+def _full_precision(outputs: torch.Tensor) -> torch.Tensor:
+    """float32 for half-precision outputs (autocast), so losses and metrics are computed in full precision."""
+    return outputs.float() if outputs.dtype in (torch.float16, torch.bfloat16) else outputs
 
 
 def _warn_if_hyperparameters_differ(optimizer, saved: dict, path, start_lrs=None) -> None:

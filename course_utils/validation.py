@@ -76,7 +76,7 @@ def check_loss_inputs(loss_fn, outputs: torch.Tensor, targets: torch.Tensor, all
             raise ValueError(f"{name} needs float targets, got {targets.dtype}: convert them with `targets.float()`.")
 
 
-def check_runner_arguments(model, optimizer, loss_fn, metrics, scheduler_interval: str) -> None:
+def check_runner_arguments(model, optimizer, loss_fn, metrics, scheduler_interval: str, scheduler=None) -> None:
     """Catch the Runner's most common wrong arguments with a message that says the fix."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}.")
@@ -96,6 +96,10 @@ def check_runner_arguments(model, optimizer, loss_fn, metrics, scheduler_interva
             raise TypeError(f"metric {name!r} must be a function(outputs, targets), got {type(fn).__name__}.")
     if scheduler_interval not in ("epoch", "step"):
         raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}.")
+    if scheduler_interval == "step" and isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise ValueError("ReduceLROnPlateau lowers the learning rate when the loss stops improving, so it needs "
+                         "a loss to look at: the Runner steps it once per epoch with the last dev_loss (train_loss "
+                         "without a dev set). Use scheduler_interval='epoch'.")
 
 
 def check_optimizer_holds_model(optimizer, model: nn.Module) -> None:

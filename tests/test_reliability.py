@@ -291,6 +291,54 @@ def test_resume_after_plateau_schedule_does_not_warn(blobs, tmp_path, recwarn):
     plateau_runner().train(train, dev, num_epochs=4, checkpoint_path=tmp_path / "run.pt", verbose=False)
     assert not [w for w in recwarn if "continues that run" in str(w.message)]
 
+@pytest.mark.parametrize("loss_fn", [nn.CrossEntropyLoss(weight=torch.tensor([1.0, 9.0, 3.0])),
+                                     nn.CrossEntropyLoss(ignore_index=2),
+                                     nn.CrossEntropyLoss(weight=torch.tensor([1.0, 9.0, 3.0]), ignore_index=0)],
+                         ids=["class weights", "ignore_index", "both"])
+def test_dev_loss_is_the_whole_sets_loss_whatever_the_batch_size(loss_fn):
+    """A weighted mean's batch means must be weighted by their denominators, not by the batch size."""
+    x, y = torch.randn(10, 2), torch.tensor([0, 1, 1, 2, 0, 0, 2, 1, 0, 0])
+    runner = Runner(make_mlp(), None, loss_fn, device="cpu")
+    with torch.no_grad():
+        whole = loss_fn(runner.model.eval()(x), y).item()
+    for batch_size in (10, 4, 3, 1):
+        dev_loss = runner.evaluate(DataLoader(TensorDataset(x, y), batch_size=batch_size))["loss"]
+        assert dev_loss == pytest.approx(whole, rel=1e-5), batch_size
+
+
+def test_a_failing_evaluate_or_predict_leaves_the_model_in_its_mode():
+    runner = Runner(make_mlp(), None, nn.CrossEntropyLoss(), device="cpu")
+    runner.model.train()
+    bad_labels = DataLoader(TensorDataset(torch.randn(8, 2), torch.tensor([0, 1, 2, 7, 0, 1, 2, 0])))
+    with pytest.raises(ValueError):
+        runner.evaluate(bad_labels)
+    assert runner.model.training
+    with pytest.raises(RuntimeError):
+        runner.predict(torch.randn(8, 5))  # the model takes 2 features
+    assert runner.model.training
+
+
+def test_predict_keeps_double_precision():
+    model = make_mlp().double()
+    assert Runner(model, None, nn.CrossEntropyLoss(), device="cpu").predict(torch.randn(4, 2).double()).dtype \
+        == torch.float64
+
+
+def test_plateau_schedule_stepped_every_step_is_refused_up_front():
+    model = make_mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+    with pytest.raises(ValueError, match="scheduler_interval='epoch'"):
+        Runner(model, optimizer, nn.CrossEntropyLoss(), scheduler=scheduler, scheduler_interval="step")
+
+
+def test_a_resumed_runs_clock_goes_on(blobs, tmp_path):
+    train, dev = blobs
+    _blobs_runner().train(train, dev, num_epochs=2, checkpoint_path=tmp_path / "run.pt", verbose=False)
+    history = _blobs_runner().train(train, dev, num_epochs=4, checkpoint_path=tmp_path / "run.pt", verbose=False)
+    assert history["time"] == sorted(history["time"]) and len(history["time"]) == 4
+
+
 # ---- point 7: errors a student can act on ---------------------------------------------------------
 def test_int32_labels_get_a_clear_error():
     loader = DataLoader(TensorDataset(torch.randn(8, 2), torch.zeros(8, dtype=torch.int32)), batch_size=4)
