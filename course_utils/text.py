@@ -20,12 +20,16 @@ __all__ = ["PAD", "UNK", "Vocab", "encode_batch", "segment_chinese", "tokenize"]
 
 PAD, UNK = "<pad>", "<unk>"
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)  # IMDB reviews contain "<br /><br />"
-# a word (letters or digits, with an optional 's, n't-style suffix), or one other non-space character
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+# a word (letters of any alphabet, or digits, with an optional 's, n't-style suffix), or one other
+# non-space character; "_" counts as punctuation
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]|_")
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-case English tokens: words, numbers and punctuation marks.
+
+    Accented letters stay in their words ("café", "naïve"), and a typographic
+    apostrophe counts as a plain one ("don’t" is "don't").
 
     Example:
         >>> tokenize("Not bad at all!<br />I'd watch it again.")
@@ -34,7 +38,7 @@ def tokenize(text: str) -> list[str]:
     if not isinstance(text, str):
         raise TypeError(f"tokenize expects a string, got {type(text).__name__}; "
                         "call it on each text of a list, e.g. [tokenize(t) for t in texts].")
-    return _TOKEN.findall(_HTML_BREAK.sub(" ", text).lower())
+    return _TOKEN.findall(_HTML_BREAK.sub(" ", text).lower().replace("\u2019", "'"))
 
 
 def segment_chinese(text: str) -> list[str]:

@@ -19,6 +19,8 @@ def test_tokenize_splits_words_punctuation_and_html_breaks():
     assert tokenize("Not BAD at all!<br /><br />I'd see it twice.") == \
         ["not", "bad", "at", "all", "!", "i'd", "see", "it", "twice", "."]
     assert tokenize("") == []
+    assert tokenize("A clichéd plot, a naïve café owner. I don\u2019t care_") == \
+        ["a", "clichéd", "plot", ",", "a", "naïve", "café", "owner", ".", "i", "don't", "care", "_"]
     with pytest.raises(TypeError, match="each text"):
         tokenize(["a list", "of texts"])
 
