@@ -339,6 +339,18 @@ def test_a_resumed_runs_clock_goes_on(blobs, tmp_path):
     assert history["time"] == sorted(history["time"]) and len(history["time"]) == 4
 
 
+def test_the_apple_gpu_generator_is_saved_and_restored(monkeypatch):
+    """No Apple GPU here: a stand-in generator checks that its state travels with the others."""
+    mps_state = {"now": torch.tensor([1, 2, 3], dtype=torch.uint8)}
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda: mps_state["now"].clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda new: mps_state.update(now=new))
+    saved = checkpoint_module.get_rng_state()
+    mps_state["now"] = torch.tensor([9, 9, 9], dtype=torch.uint8)  # draws move the generator on
+    checkpoint_module.set_rng_state(saved)
+    assert mps_state["now"].tolist() == [1, 2, 3]
+
+
 # ---- point 7: errors a student can act on ---------------------------------------------------------
 def test_int32_labels_get_a_clear_error():
     loader = DataLoader(TensorDataset(torch.randn(8, 2), torch.zeros(8, dtype=torch.int32)), batch_size=4)
