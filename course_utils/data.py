@@ -358,8 +358,12 @@ def _writing(folder: Path, info: DatasetInfo) -> Iterator[None]:
         lock.acquire()
     try:
         for remote in info.files:  # temporary files of a killed download or unpacking (no one else writes now)
-            for stale in folder.glob(f".{glob.escape(remote.name)}.*.part"):
-                stale.unlink(missing_ok=True)
+            written = [remote.name, _record_path(folder, remote).name]
+            if remote.name.endswith(".gz") and not remote.name.endswith((".tar.gz", ".tgz")):
+                written.append(remote.name[:-3])  # what gunzipping writes
+            for name in written:
+                for stale in folder.glob(f".{glob.escape(name)}.*.part"):
+                    stale.unlink(missing_ok=True)
         yield
     finally:
         lock.release()

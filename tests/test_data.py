@@ -524,3 +524,16 @@ def test_files_written_are_readable_like_any_new_file(fake_dataset, tmp_path):
     finally:
         os.umask(old)
     assert downloaded.stat().st_mode & 0o777 == 0o644 and saved.stat().st_mode & 0o777 == 0o644
+
+
+def test_what_killed_downloads_and_unpackings_left_is_cleared(fake_mnist, tmp_path):
+    folder = tmp_path / "root" / "MNIST" / "raw"
+    folder.mkdir(parents=True)
+    left = [folder / ".train-images-idx3-ubyte.gz.k1ll3d.part", folder / ".t10k-labels-idx1-ubyte.k1ll3d.part",
+            folder / "..train-labels-idx1-ubyte.gz.extracted.k1ll3d.part"]
+    for path in left:
+        path.write_bytes(b"half")
+    mine = folder / ".notes.k1ll3d.part"  # not the dataset's: left alone
+    mine.write_bytes(b"x")
+    data.download("mnist", root=tmp_path / "root")
+    assert not any(path.exists() for path in left) and mine.exists()
