@@ -107,7 +107,11 @@ class BestModelSaver(_Monitor):
 
 
 class EarlyStopping(_Monitor):
-    """Stop training when `monitor` has not improved for `patience` evaluations in a row."""
+    """Stop training when `monitor` has not improved for `patience` evaluations in a row.
+
+    Each `train()` call counts the patience afresh (the best value so far is kept); a run
+    resumed from a checkpoint goes on with the count it had saved.
+    """
 
     order = 20
 
@@ -117,7 +121,12 @@ class EarlyStopping(_Monitor):
         if patience < 1:
             raise ValueError(f"patience must be at least 1, got {patience}.")
         self.patience = patience
-        self.wait = 0
+        self.wait, self._resumed = 0, False
+
+    def on_train_begin(self, runner) -> None:
+        if not self._resumed:
+            self.wait = 0
+        self._resumed = False
 
     def on_evaluate(self, runner, logs: dict) -> None:
         value = self._value(logs)
@@ -134,4 +143,4 @@ class EarlyStopping(_Monitor):
         return {"best": self.best, "wait": self.wait}
 
     def load_state_dict(self, state: dict) -> None:
-        self.best, self.wait = state["best"], state["wait"]
+        self.best, self.wait, self._resumed = state["best"], state["wait"], True

@@ -3,6 +3,8 @@ and the confidence band that judges a mean over a few seeds."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -13,12 +15,21 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     """Fraction of rows whose largest logit is at the target class.
 
     Args:
-        logits: (B, C) scores, one per class.
-        targets: (B,) class indices.
+        logits: (B, C) scores, one per class (or (B, C, L...) with one class per position).
+        targets: (B,) class indices (or (B, L...)); one-hot or class-probability rows of
+            the logits' shape are read as the class with the largest value.
     """
     if logits.ndim < 2 or logits.shape[1] < 2:
         raise ValueError(f"accuracy needs scores of shape (batch, classes) with at least two classes, got "
                          f"{tuple(logits.shape)}; for one output per row (BCEWithLogitsLoss) use binary_accuracy.")
+    targets = torch.as_tensor(targets, device=logits.device)
+    expected = (logits.shape[0], *logits.shape[2:])
+    if targets.shape == logits.shape and targets.is_floating_point():
+        targets = targets.argmax(dim=1)  # one-hot or class probabilities
+    elif targets.shape != expected:  # (B, 1) would be compared with every row: a wrong number, no error
+        hint = "; use targets.squeeze(1)" if targets.shape == (*expected, 1) else ""
+        raise ValueError(f"accuracy expects one class index per row, of shape {expected}, got targets of shape "
+                         f"{tuple(targets.shape)}{hint}.")
     return (logits.argmax(dim=1) == targets).float().mean().item()
 
 
@@ -26,11 +37,21 @@ def binary_accuracy(outputs: torch.Tensor, targets: torch.Tensor, threshold: flo
     """Accuracy of a one-output binary classifier.
 
     Args:
-        outputs: (B,) or (B, 1) logits (threshold 0.0) or probabilities (pass threshold=0.5).
-        targets: 0/1 labels of the same number of rows.
+        outputs: (B,) or (B, 1) logits (threshold 0.0) or probabilities (pass threshold=0.5;
+            as a Runner metric: `functools.partial(binary_accuracy, threshold=0.5)`).
+        targets: 0/1 labels of the same number of rows (float labels: above 0.5 is 1).
     """
-    predictions = (outputs.reshape(-1) > threshold).long()
-    return (predictions == targets.reshape(-1).long()).float().mean().item()
+    outputs = torch.as_tensor(outputs).reshape(-1)
+    targets = torch.as_tensor(targets, device=outputs.device).reshape(-1)
+    if len(targets) != len(outputs):
+        raise ValueError(f"binary_accuracy got {len(outputs)} outputs but {len(targets)} targets.")
+    if threshold == 0.0 and len(outputs) and 0 <= outputs.min() and outputs.max() <= 1:
+        warnings.warn("binary_accuracy: every output lies in [0, 1], as probabilities do (a Sigmoid at the "
+                      "end of the model). The default threshold 0 is for logits and would call every row "
+                      "positive: pass threshold=0.5 for probabilities.", stacklevel=2)
+    if targets.is_floating_point():
+        targets = targets > 0.5  # soft or smoothed labels (0.9 / 0.1)
+    return ((outputs > threshold) == targets.bool()).float().mean().item()
 
 
 def _numpy(values) -> np.ndarray:
@@ -53,11 +74,18 @@ def classification_scores(targets, predictions, average: str = "binary") -> dict
 
 
 def confusion_matrix(targets, predictions, num_classes: int | None = None) -> np.ndarray:
-    """Counts: row = true class, column = predicted class."""
+    """Counts: row = true class, column = predicted class (classes 0 .. num_classes - 1 when given)."""
     from sklearn import metrics as skm
 
+    y_true, y_pred = _numpy(targets), _numpy(predictions)
     labels = None if num_classes is None else list(range(num_classes))
-    return skm.confusion_matrix(_numpy(targets), _numpy(predictions), labels=labels)
+    if labels is not None:  # scikit-learn would silently leave out rows with other labels
+        values = np.concatenate([y_true.ravel(), y_pred.ravel()])
+        outside = np.unique(values[(values < 0) | (values >= num_classes)])
+        if len(outside):
+            raise ValueError(f"confusion_matrix got label(s) {outside[:5].tolist()} but num_classes={num_classes} "
+                             f"(classes 0..{num_classes - 1}); raise num_classes or check the labels.")
+    return skm.confusion_matrix(y_true, y_pred, labels=labels)
 
 
 def mean_and_band(values, confidence: float = 0.95) -> tuple[float, float]:

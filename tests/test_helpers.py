@@ -305,3 +305,30 @@ def test_count_torch_calls_tells_a_batched_computation_from_a_loop():
     with exercises.CountTorchCalls() as outside:
         pass
     assert outside.calls == 0
+
+
+def test_accuracy_reads_one_hot_rows_and_refuses_a_column_of_labels():
+    logits, labels = torch.tensor([[2.0, 0, 0], [0, 2.0, 0], [0, 0, 2.0]]), torch.tensor([0, 1, 1])
+    assert metrics.accuracy(logits, labels) == pytest.approx(2 / 3)
+    assert metrics.accuracy(logits, F.one_hot(labels, 3).float()) == pytest.approx(2 / 3)  # was 4/9
+    assert metrics.accuracy(logits, labels.numpy()) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match=r"squeeze\(1\)"):  # (B, 1) was compared with every row: 1/3
+        metrics.accuracy(logits, labels[:, None])
+    per_position = torch.randn(2, 3, 5)  # (batch, classes, positions)
+    assert metrics.accuracy(per_position, per_position.argmax(dim=1)) == 1.0
+
+
+def test_binary_accuracy_soft_labels_numpy_and_probabilities():
+    outputs = torch.tensor([1.0, -1.0, 2.0, -3.0])
+    assert metrics.binary_accuracy(outputs, np.array([1, 0, 0, 0])) == 0.75
+    assert metrics.binary_accuracy(outputs, [1, 0, 0, 0]) == 0.75
+    assert metrics.binary_accuracy(outputs, torch.tensor([0.9, 0.2, 0.1, 0.3])) == 0.75  # was 0.5
+    with pytest.warns(UserWarning, match="threshold=0.5"):
+        assert metrics.binary_accuracy(torch.sigmoid(outputs), [1, 0, 1, 0]) == 0.5
+    assert metrics.binary_accuracy(torch.sigmoid(outputs), [1, 0, 1, 0], threshold=0.5) == 1.0
+
+
+def test_confusion_matrix_refuses_labels_beyond_num_classes():
+    with pytest.raises(ValueError, match=r"label\(s\) \[2\] but num_classes=2"):
+        metrics.confusion_matrix([0, 1, 2, 2], [0, 1, 2, 1], num_classes=2)  # counted 2 of 4 rows
+    assert metrics.confusion_matrix([0, 1, 1], [0, 1, 0], num_classes=3).sum() == 3

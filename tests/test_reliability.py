@@ -180,6 +180,13 @@ def test_rerunning_an_early_stopped_run_trains_nothing_more(blobs, tmp_path):
                            verbose=False)["epoch"]) == 2
 
 
+def test_a_second_train_call_counts_the_patience_afresh(blobs):
+    train, dev = blobs
+    runner = _blobs_runner(lr=0.0, callbacks=[EarlyStopping("dev_loss", patience=3)])
+    assert len(runner.train(train, dev, num_epochs=20, verbose=False)["epoch"]) == 4  # best, then 3 without gain
+    assert len(runner.train(train, dev, num_epochs=20, verbose=False)["epoch"]) == 4 + 3  # was 4 + 1
+
+
 def test_resumed_callback_state_is_the_saved_one(blobs, tmp_path):
     """lr 0: the dev loss stalls, so EarlyStopping's counter is non-zero when the run dies."""
     train, dev = blobs
