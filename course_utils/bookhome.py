@@ -62,7 +62,13 @@ class BookHome:
         return "/".join(part for part in (self.path_to_book.strip("/"), notebook) if part)
 
     def pip_requirement(self) -> str:
-        return f"course-utils @ git+{self.url}@{self.branch}"
+        return f"course-utils @ git+{self.url}@{self.branch}{self.pip_subdirectory}"
+
+    @property
+    def pip_subdirectory(self) -> str:
+        """pip's `#subdirectory=` for a book that is not at the repository's root (its pyproject.toml is in it)."""
+        folder = self.path_to_book.strip("/")
+        return f"#subdirectory={folder}" if folder else ""
 
     def launch_links(self, notebook: str) -> dict[str, str]:
         """The addresses that Jupyter Book's launch buttons give `notebook` (same rules as sphinx-book-theme)."""
@@ -123,7 +129,7 @@ BOOK_BRANCH = "{branch}"
 if importlib.util.find_spec("course_utils") is None:
     # A teacher (or a test) may set COURSE_UTILS_SOURCE to a wheel or a clone.
     source = os.environ.get("COURSE_UTILS_SOURCE") or (
-        f"course-utils @ git+{{BOOK_HOME}}@{{BOOK_BRANCH}}")
+        f"course-utils @ git+{{BOOK_HOME}}@{{BOOK_BRANCH}}{subdirectory}")
     keep = [f"{{name}}=={{metadata.version(name)}}"
             for name in ("torch", "torchvision", "torchaudio", "numpy")
             if importlib.util.find_spec(name)]
@@ -151,7 +157,7 @@ if importlib.util.find_spec("course_utils") is None:
 
 def install_cell_source(home: BookHome) -> str:
     """The source of the install cell for `home`."""
-    return _INSTALL_CELL.format(url=home.url, branch=home.branch)
+    return _INSTALL_CELL.format(url=home.url, branch=home.branch, subdirectory=home.pip_subdirectory)
 
 
 def _install_cell(home: BookHome) -> nbformat.NotebookNode:

@@ -130,6 +130,7 @@ def draw_network(layer_sizes, layer_names=None, node_labels=None, title: str = "
     sizes = list(layer_sizes)
     if len(sizes) < 1 or any(int(n) != n or n < 1 for n in sizes):
         raise ValueError(f"layer_sizes must be positive integers, got {layer_sizes}.")
+    sizes = [int(n) for n in sizes]  # 3.0 -> 3
     for name, value in (("layer_names", layer_names), ("node_labels", node_labels)):
         if value is not None and len(value) != len(sizes):
             raise ValueError(f"{name} needs one entry per layer ({len(sizes)}), got {len(value)}.")

@@ -104,7 +104,8 @@ def autograd_graph(output: torch.Tensor, names: dict | None = None) -> nx.DiGrap
         names: optional {name: leaf tensor}, to label each leaf's AccumulateGrad node.
 
     An edge u -> v means the gradient flows from u to v during `backward()`. A node
-    reached along two paths (a tensor used twice) appears once, with two incoming edges.
+    reached along two paths (a tensor used by two different operations) appears once, with
+    two incoming edges; `x * x` is one operation, so a single edge (the graph has no parallel edges).
     """
     if not isinstance(output, torch.Tensor) or output.grad_fn is None:
         raise ValueError("autograd_graph needs a tensor computed from tensors with requires_grad=True "

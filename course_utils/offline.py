@@ -89,9 +89,9 @@ def verify(root: str | os.PathLike | None = None, only=None) -> list[Outcome]:
                 problems.append(unpacked)
             elif any(data._read_record(folder, remote) is None for remote in info.files if info.extract):
                 problems.append("its archives are verified but were never unpacked here (the chapters need to "
-                                f"unpack them, which fails if students cannot write to the folder): run "
-                                f"`python -m course_utils.offline fetch --data-dir {root} --only {info.name}` once, while the folder "
-                                "is writable; it downloads nothing that is already verified")
+                                "unpack them, which fails if students cannot write to the folder): run "
+                                f"`python -m course_utils.offline fetch --data-dir {root} --only {info.name}` "
+                                "once, while the folder is writable; it downloads nothing that is already verified")
         size = _size([folder / remote.name for remote in info.files])
         outcomes.append(Outcome(info.name, not problems, "; ".join(problems) or "verified", size))
     return outcomes

@@ -72,6 +72,13 @@ def plot_history(history: dict, metrics=("loss",), title: str = "Training histor
     if not history.get("step"):
         raise ValueError("The history is empty: nothing was trained or evaluated yet. Pass the dict that "
                          "Runner.train() returned after at least one epoch.")
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    logged = sorted({key.split("_", 1)[1] for key in history if key.startswith(("train_", "dev_"))})
+    unknown = [metric for metric in metrics if metric not in logged]
+    if unknown:
+        raise ValueError(f"The history has no {', '.join(map(repr, unknown))}: its metrics are {logged} "
+                         "(the names given in Runner(metrics=...), and 'loss').")
     steps = history["step"]
     per_epoch = len(set(history["epoch"])) == len(history["epoch"])
     x, x_label = (history["epoch"], "epoch") if per_epoch else (steps, "training step")
@@ -99,12 +106,20 @@ def show_images(images: torch.Tensor, labels=None, predictions=None, classes=Non
     """A grid of images with their labels (and predictions, wrong ones in red).
 
     Args:
-        images: (N, C, H, W) tensor, uint8 or float; normalised floats are
-            un-normalised with `dataset.unnormalize` when `dataset` is given.
+        images: (N, C, H, W) tensor (or (N, H, W) greyscale), uint8 or float;
+            normalised floats are un-normalised with `dataset.unnormalize` when
+            `dataset` is given.
         labels, predictions: optional (N,) class indices.
         classes: class names (by default `dataset.classes` or the indices).
     """
-    images = images.detach().cpu()
+    images = torch.as_tensor(images).detach().cpu()
+    if images.ndim == 3:  # (N, H, W), e.g. torchvision's MNIST .data
+        images = images.unsqueeze(1)
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"show_images expects a non-empty batch of images shaped (N, C, H, W) or (N, H, W), "
+                         f"got shape {tuple(images.shape)}.")
+    if images.dtype in (torch.float16, torch.bfloat16):
+        images = images.float()  # NumPy and Matplotlib have no bfloat16
     if dataset is not None and images.is_floating_point():
         images = dataset.unnormalize(images)
     elif not images.is_floating_point():

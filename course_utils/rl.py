@@ -120,7 +120,8 @@ def plot_band(ax, x, runs, label: str, band=(0.0, 1.0), color=None):
         runs: (R, T) values, one row per run (seed).
         band: a pair of quantiles over runs, e.g. (0, 1) shades from the lowest
             to the highest run and (0.1, 0.9) the middle 80% of runs; or "ci95"
-            for a 95% confidence interval of the mean (1.96 standard errors).
+            for a 95% confidence interval of the mean (Student's t times the
+            standard error: 1.96 for many runs, 2.78 for five).
     """
     runs = np.asarray(runs, dtype=float)
     if runs.ndim != 2 or runs.shape[1] != len(x):
@@ -129,7 +130,12 @@ def plot_band(ax, x, runs, label: str, band=(0.0, 1.0), color=None):
     if isinstance(band, str):
         if band != "ci95":
             raise ValueError(f"band must be a pair of quantiles or 'ci95', got {band!r}")
-        half_width = 1.96 * runs.std(axis=0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else 0 * mean
+        if len(runs) < 2:
+            raise ValueError("band='ci95' needs at least two runs to measure their spread")
+        from scipy import stats  # imported here: it takes a moment
+
+        t = stats.t.ppf(0.975, df=len(runs) - 1)  # Student's t: 1.96 only for many runs (see mean_and_band)
+        half_width = t * runs.std(axis=0, ddof=1) / np.sqrt(len(runs))
         low, high = mean - half_width, mean + half_width
     else:
         low, high = np.quantile(runs, band, axis=0)
@@ -146,10 +152,13 @@ def plot_lake(values, policy, desc, ax=None, title: str = "FrozenLake", value_la
     Args:
         values: (S,) one number per state, e.g. V(s) or max_a Q(s, a).
         policy: (S,) integer actions (FrozenLake's 0 left, 1 down, 2 right, 3 up).
-        desc: the map, e.g. `env.unwrapped.desc` (rows of b"S", b"F", b"H", b"G").
+        desc: the map, e.g. `env.unwrapped.desc` (rows of b"S", b"F", b"H", b"G"),
+            or a list of row strings as `gym.make(desc=...)` takes ("SFFF", "FHFH", ...).
         ax: the axis to draw on (a new figure when None).
     """
     desc = np.asarray(desc).astype(str)
+    if desc.ndim == 1:  # row strings: one character per cell
+        desc = np.array([list(row) for row in desc])
     rows, cols = desc.shape
     values, policy = np.asarray(values, dtype=float), np.asarray(policy)
     if values.shape != (rows * cols,) or policy.shape != (rows * cols,):

@@ -94,6 +94,9 @@ def _statistics(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if images.dim() < 3 or images.shape[-3] != 3:
         raise ValueError(f"expected RGB images shaped (..., 3, H, W), got shape {tuple(images.shape)}; "
                          "convert grey images to RGB first")
+    if not images.is_floating_point():  # integer statistics would be 0: x / 0 = inf everywhere, no error
+        raise ValueError(f"expected float pixel values in [0, 1], got {images.dtype} images; convert them with "
+                         "images.float() / 255")
     mean = torch.tensor(IMAGENET_MEAN, dtype=images.dtype, device=images.device).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=images.dtype, device=images.device).view(3, 1, 1)
     return mean, std
@@ -123,7 +126,7 @@ def to_display(image: torch.Tensor) -> np.ndarray:
         if image.shape[0] != 1:
             raise ValueError(f"to_display shows one image; got a batch of {image.shape[0]}")
         image = image[0]
-    return unnormalize(image).clamp(0, 1).permute(1, 2, 0).numpy()
+    return unnormalize(image.float()).clamp(0, 1).permute(1, 2, 0).numpy()  # .float(): NumPy has no bfloat16
 
 
 def load_image(source, size: int) -> torch.Tensor:
@@ -132,6 +135,8 @@ def load_image(source, size: int) -> torch.Tensor:
     The shorter side is resized to `size` and the centre is cropped to a
     square, so every image comes out the same shape without being distorted.
     """
+    if isinstance(size, np.integer):
+        size = int(size)
     if not isinstance(size, int) or size < 32:
         raise ValueError(f"size must be an int of at least 32 pixels (VGG-19 halves it four times before "
                          f"conv5_1), got {size!r}")

@@ -84,20 +84,24 @@ def describe_device(device=None) -> str:
     return f"{device.type.upper()} ({os.cpu_count()} cores)" if device.type == "cpu" else device.type.upper()
 
 
-def set_seed(seed: int, deterministic: bool = False) -> None:
+def set_seed(seed: int, deterministic: bool | None = None) -> None:
     """Seed Python, NumPy and PyTorch (all devices) so runs repeat.
 
     Args:
         seed: the seed.
-        deterministic: also ask PyTorch for deterministic kernels (slower on GPU).
+        deterministic: True asks PyTorch for deterministic kernels (slower on a GPU;
+            call it before any CUDA work, as cuBLAS reads its setting once), False
+            turns that off again, None (the default) leaves the setting as it is.
+            The setting is global: it holds for every later cell.
     """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # seeds CUDA and MPS generators too
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
+    if deterministic is not None:
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(deterministic)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
@@ -134,8 +138,8 @@ class Timer:
 def _to_json_value(value):
     if isinstance(value, torch.Tensor):
         value = value.item() if value.numel() == 1 else value.tolist()
-    if isinstance(value, np.generic):
-        value = value.item()
+    if isinstance(value, (np.generic, np.ndarray)):
+        value = value.tolist()  # .tolist() of a NumPy number is the Python number
     return value
 
 

@@ -105,6 +105,15 @@ def test_sync_writes_one_install_cell_idempotently_and_follows_a_new_home(tmp_pa
     assert 'BOOK_HOME = "https://github.com/a-fork/dl-book"' in cell and 'BOOK_BRANCH = "teaching"' in cell
 
 
+def test_a_book_in_a_subfolder_is_installed_from_that_subfolder(tmp_path):
+    """pyproject.toml lies next to _config.yml: pip must be told the folder (it failed: 'not a Python project')."""
+    (tmp_path / "_config.yml").write_text(f"repository:\n  url: {HOME.url}\n  path_to_book: book/\n  branch: main\n")
+    home = load_home(tmp_path)
+    assert home.pip_requirement() == f"course-utils @ git+{HOME.url}@main#subdirectory=book"
+    cell = install_cell_source(home)
+    assert '@{BOOK_BRANCH}#subdirectory=book")' in cell and "#subdirectory" not in install_cell_source(HOME)
+
+
 def test_bad_settings_get_a_clear_error(tmp_path):
     (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/<owner>/<repository>\n")
     with pytest.raises(ValueError, match="must be the book's GitHub address"):

@@ -332,3 +332,34 @@ def test_confusion_matrix_refuses_labels_beyond_num_classes():
     with pytest.raises(ValueError, match=r"label\(s\) \[2\] but num_classes=2"):
         metrics.confusion_matrix([0, 1, 2, 2], [0, 1, 2, 1], num_classes=2)  # counted 2 of 4 rows
     assert metrics.confusion_matrix([0, 1, 1], [0, 1, 0], num_classes=3).sum() == 3
+
+
+def test_helpers_explain_or_accept_common_inputs():
+    from course_utils import diagrams, rl, style
+
+    with pytest.raises(ValueError, match=r"images.float\(\) / 255"):  # was inf everywhere, no error
+        style.normalize((torch.rand(3, 4, 4) * 255).to(torch.uint8))
+    assert style.to_display(torch.randn(1, 3, 4, 4).bfloat16()).shape == (4, 4, 3)
+    plotting.show_images(torch.randint(0, 255, (4, 28, 28), dtype=torch.uint8))  # (N, H, W), as MNIST's .data
+    with pytest.raises(ValueError, match="non-empty batch"):
+        plotting.show_images(torch.empty(0, 1, 28, 28))
+    history = {"step": [1], "epoch": [1], "train_loss": [1.0], "train_acc": [0.5]}
+    with pytest.raises(ValueError, match=r"no 'accuracy': its metrics are \['acc', 'loss'\]"):
+        plotting.plot_history(history, metrics=("accuracy",))
+    rl.plot_lake(np.zeros(16), np.zeros(16, dtype=int), ["SFFF", "FHFH", "FFFH", "HFFG"])
+    diagrams.draw_network([2.0, 3.0])
+    assert style.load_image(style.brush_strokes(64), np.int64(64)).shape == (1, 3, 64, 64)
+    assert utils._to_json_value(np.array([0.5, 0.7])) == [0.5, 0.7]
+    plt.close("all")
+
+
+def test_set_seed_can_turn_deterministic_kernels_off_again():
+    try:
+        utils.set_seed(0, deterministic=True)
+        utils.set_seed(1)  # None: left as it is
+        assert torch.are_deterministic_algorithms_enabled()
+        utils.set_seed(0, deterministic=False)
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+

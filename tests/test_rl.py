@@ -110,9 +110,9 @@ def test_plots_draw_what_they_are_given():
     band = ax.collections[-1].get_paths()[0].vertices[:, 1]
     assert band.min() == pytest.approx(0.0) and band.max() == pytest.approx(4.0)  # lowest to highest run
     rl.plot_band(ax, np.arange(3), runs, label="ci", band="ci95")
-    half = 1.96 * np.sqrt(2.0) / np.sqrt(2)  # std of (0, 2) with ddof=1 is sqrt(2)
+    half = 12.706 * np.sqrt(2.0) / np.sqrt(2)  # Student's t for 2 runs, not 1.96; std of (0, 2) is sqrt(2)
     band = ax.collections[-1].get_paths()[0].vertices[:, 1]
-    assert band.min() == pytest.approx(1.0 - half) and band.max() == pytest.approx(3.0 + half)
+    assert band.min() == pytest.approx(1.0 - half, abs=1e-3) and band.max() == pytest.approx(3.0 + half, abs=1e-3)
     with pytest.raises(ValueError, match="band must be"):
         rl.plot_band(ax, np.arange(3), runs, label="wrong", band="sd")
     with pytest.raises(ValueError, match="runs must have shape"):
