@@ -134,4 +134,8 @@ def explain_forward_error(error: RuntimeError, inputs: torch.Tensor):
     if "shapes cannot be multiplied" in message:
         return ValueError(f"A layer got inputs of the wrong size: {message}. The number of input features of "
                           f"an nn.Linear must equal the size of what reaches it (inputs {tuple(inputs.shape)}).")
+    if inputs.dtype == torch.float64 and ("same dtype" in message or "should be the same" in message):
+        return TypeError(f"The inputs are float64 but the model's weights are float32. NumPy arrays are float64 "
+                         f"by default: convert the inputs with x.float(), or build them with "
+                         f"torch.as_tensor(array, dtype=torch.float32). PyTorch said: {message}")
     return None

@@ -405,6 +405,19 @@ def test_missing_flatten_is_explained():
         runner.train(loader, num_epochs=1)
 
 
+@pytest.mark.parametrize("model, shape", [(nn.Linear(2, 3), (8, 2)),
+                                          (nn.Sequential(nn.Conv2d(1, 3, 3), nn.Flatten(), nn.Linear(27, 3)),
+                                           (8, 1, 5, 5))], ids=["linear", "conv"])
+def test_float64_inputs_from_numpy_are_explained(model, shape):
+    from course_utils import DeviceLoader
+
+    features = torch.randn(*shape).numpy().astype("float64")  # what NumPy gives by default
+    loader = DeviceLoader(features, torch.zeros(8, dtype=torch.long), batch_size=4)
+    runner = Runner(model, None, nn.CrossEntropyLoss(), device="cpu")
+    with pytest.raises(TypeError, match=r"inputs are float64.*x.float\(\)"):
+        runner.evaluate(loader)
+
+
 # ---- issue 12: no host synchronisation per training step ------------------------------------
 SYNCING = ("item", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__")
 
