@@ -24,7 +24,23 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["CountTorchCalls", "ExerciseFailed", "check", "expect", "expect_close", "expect_equal", "expect_shape"]
+__all__ = ["CountTorchCalls", "ExerciseFailed", "check", "expect", "expect_close", "expect_equal", "expect_shape",
+           "is_plain_value"]
+
+# Bound once, when this module is loaded. The grader loads its private copy of this file before any
+# student code runs, so a later patch of torch (even one that puts the original back before anyone
+# looks) cannot change what the checks compute. `_no_dispatch` switches off `__torch_function__`
+# overrides (tensor subclasses and modes such as CountTorchCalls) while a check compares values.
+_allclose, _as_tensor, _eq, _all = torch.allclose, torch.as_tensor, torch.eq, torch.all
+_detach, _cpu, _clone, _to, _as_subclass = (torch.Tensor.detach, torch.Tensor.cpu, torch.Tensor.clone,
+                                            torch.Tensor.to, torch.Tensor.as_subclass)
+_no_dispatch = torch._C.DisableTorchFunction
+_Tensor, _ndarray = torch.Tensor, np.ndarray
+# Types whose == can be trusted: an answer of any other type (say, a class whose __eq__ always says
+# True) is refused by `expect_equal` before it is compared.
+_PLAIN_TYPES = (frozenset({bool, int, float, complex, str, bytes, type(None), torch.dtype, torch.device})
+                | frozenset(np.sctypeDict.values()))
+_PLAIN_CONTAINERS = frozenset({tuple, list, set, frozenset, dict, torch.Size})
 
 
 class ExerciseFailed(AssertionError):
@@ -84,8 +100,29 @@ class CountTorchCalls(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+def is_plain_value(value) -> bool:
+    """True for a value of a built-in type whose `==` can be trusted: numbers, strings, None, dtypes,
+    devices, NumPy scalars, and tuples, lists, sets and dicts of those. False for anything else, such
+    as an object of a class of one's own, whose `__eq__` may say True to everything."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return True
+    if kind not in _PLAIN_CONTAINERS:
+        return False
+    items = [*value.keys(), *value.values()] if kind is dict else value
+    return all(is_plain_value(item) for item in items)
+
+
 def expect(condition: bool, message: str) -> None:
-    """Fail with `message` unless `condition` holds."""
+    """Fail with `message` unless `condition` is True (a bool, a NumPy bool, or a one-element bool tensor)."""
+    if isinstance(condition, _Tensor):
+        with _no_dispatch():
+            plain = _as_subclass(condition, _Tensor)
+            if plain.numel() == 1 and plain.dtype == torch.bool:
+                condition = bool(plain.item())
+    if type(condition) not in (bool, np.bool_):
+        raise ExerciseFailed(f"{message} (the check expected True or False, got {type(condition).__name__}: "
+                             f"{reprlib.repr(condition)})")
     if not condition:
         raise ExerciseFailed(message)
 
@@ -101,7 +138,9 @@ def _answer(value, message: str, expected=None) -> None:
 def _tensor(value, message: str, expected: torch.Tensor | None = None) -> torch.Tensor:
     """`value` as a CPU tensor, or a clear failure: a wrong type, or complex numbers where real ones are due."""
     try:
-        tensor = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+        with _no_dispatch():  # a tensor subclass becomes a plain tensor; its __torch_function__ is not run
+            tensor = (_clone(_cpu(_detach(_as_subclass(value, _Tensor)))) if isinstance(value, _Tensor)
+                      else _as_tensor(value))
     except (TypeError, ValueError, RuntimeError):
         raise ExerciseFailed(f"{message} (expected a tensor or numbers, got {type(value).__name__}: "
                              f"{reprlib.repr(value)})") from None
@@ -126,8 +165,10 @@ def expect_close(actual, expected, message: str, rtol: float = 1e-5, atol: float
     expect(actual.shape == expected.shape,
            f"{message} (shape {tuple(actual.shape)} where {tuple(expected.shape)} was expected)")
     dtype = torch.complex128 if expected.is_complex() else torch.float64
-    actual, expected = actual.to(dtype), expected.to(dtype)
-    if not torch.allclose(actual, expected, rtol=rtol, atol=atol):
+    with _no_dispatch():
+        actual, expected = _to(actual, dtype), _to(expected, dtype)
+        close = _allclose(actual, expected, rtol=rtol, atol=atol)
+    if not close:
         difference = (actual - expected).abs().max().item()
         raise ExerciseFailed(f"{message} (largest difference {difference:.3g})")
 
@@ -135,13 +176,20 @@ def expect_close(actual, expected, message: str, rtol: float = 1e-5, atol: float
 def expect_equal(actual, expected, message: str) -> None:
     """Fail with `message` unless `actual == expected` (tensors and arrays: same shape and values)."""
     _answer(actual, message, expected)
-    if any(isinstance(value, (torch.Tensor, np.ndarray)) for value in (actual, expected)):
+    if any(isinstance(value, (_Tensor, _ndarray)) for value in (actual, expected)):
         expected = _tensor(expected, "the expected value")
         actual = _tensor(actual, message, expected)
-        same = actual.shape == expected.shape and bool((actual == expected).all())
+        with _no_dispatch():
+            same = actual.shape == expected.shape and bool(_all(_eq(actual, expected)))
     else:
         if isinstance(actual, complex) and not isinstance(expected, complex):
             raise ExerciseFailed(f"{message} (expected a real number, got the complex {actual!r})")
+        for value in (actual, expected):
+            if not is_plain_value(value):
+                raise ExerciseFailed(f"{message} (expected a plain {type(expected).__name__} such as "
+                                     f"{reprlib.repr(expected)}, got an object of type {type(value).__name__}; "
+                                     "return a built-in value: a number, a string, or a tuple, list, set or "
+                                     "dict of those, e.g. int(...) of your result)")
         try:
             same = bool(actual == expected)
         except (TypeError, ValueError, RuntimeError):  # e.g. a list of tensors: == has no single answer

@@ -11,6 +11,10 @@ What the student version keeps and drops:
   `remove-input`) but that is not tagged as a solution is refused: it may be a
   solution whose tag was forgotten, or code the notebook needs, and only the
   author can tell. Tag it `solution`, or remove the hiding tag.
+* In markdown cells, answers folded away on the website are replaced by a short
+  note (the question stays): MyST `{admonition}` blocks with `:class: dropdown`,
+  `{dropdown}`, `{toggle}` and `{solution}` blocks, and HTML `<details>` blocks.
+  Jupyter and Colab do not fold them, so they would show the answer.
 * Every other cell stays, so a student's check says "not done yet" until the
   `exercise` stub is replaced with working code. Outputs, execution counts and
   attachments are cleared; of the metadata only what a student needs is kept
@@ -35,6 +39,10 @@ NOTE = ("**Student version.** The solutions were removed from this notebook. Wri
         "*Exercise*, then run the check cell below each one.")
 HIDING_TAGS = {"hide-cell", "remove-cell", "hide-input", "remove-input"}
 NOTEBOOK_METADATA = ("kernelspec", "language_info")
+REMOVED = "*(The answer is not in the student version: work it out, then ask your instructor.)*"
+FOLDING = ("dropdown", "toggle", "solution")  # MyST directives that fold their content away
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}")
+DETAILS = re.compile(r"<details\b.*?</details\s*>", re.IGNORECASE | re.DOTALL)
 
 
 def _tags(cell) -> set[str]:
@@ -46,6 +54,30 @@ def _tags(cell) -> set[str]:
 
 def _is_solution(cell) -> bool:
     return bool(_tags(cell) & {"solution", "solutions"})
+
+
+def _unfolded(text: str) -> str:
+    """Markdown with each folded answer replaced by the note REMOVED (the text around it is kept)."""
+    text = DETAILS.sub(REMOVED, text)
+    lines, kept, index = text.split("\n"), [], 0
+    while index < len(lines):
+        start = FENCE.match(lines[index])
+        end = index + 1
+        if start:  # the block ends at a fence of the same character, at least as long, alone on its line
+            fence = start["fence"]
+            while end < len(lines) and not re.fullmatch(rf"[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*",
+                                                        lines[end]):
+                end += 1
+            options = [line.strip() for line in lines[index + 1:end] if line.strip().startswith(":")]
+            folded = start["name"] in FOLDING or (start["name"] == "admonition" and any(
+                option.startswith(":class:") and "dropdown" in option.split() for option in options))
+            if folded:
+                kept.append(start["indent"] + REMOVED)
+                index = end + 1
+                continue
+        kept.append(lines[index])
+        index += 1
+    return "\n".join(kept)
 
 
 def student_notebook(source: str | Path) -> nbformat.NotebookNode:
@@ -70,6 +102,8 @@ def student_notebook(source: str | Path) -> nbformat.NotebookNode:
         cell.pop("attachments", None)  # pasted images can show a solution
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+        elif cell.cell_type == "markdown":
+            cell.source = _unfolded(cell.source)
     notebook.metadata = nbformat.NotebookNode({key: notebook.metadata[key] for key in NOTEBOOK_METADATA
                                                if key in notebook.metadata})
     notebook.cells = [nbformat.v4.new_markdown_cell(NOTE)] + cells

@@ -47,3 +47,71 @@ def test_every_stub_fails_its_check_and_nothing_else_fails(chapter, stub_runs):
     wrong = {exercise: run.outcomes[exercise] for exercise, status in statuses.items()
              if status not in ("not done", "failed", "error")}
     assert not wrong, f"these checks did not fail cleanly on the unanswered stub: {wrong}"
+
+
+# Review findings 2 and 4: the checking functions cannot be fooled by an answer's own methods.
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.overrides import TorchFunctionMode  # noqa: E402
+
+from course_utils.exercises import ExerciseFailed, check, expect, expect_close, expect_equal  # noqa: E402
+
+
+class Always(int):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = int.__hash__
+
+
+class Agree(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.Tensor.__eq__, torch.eq, torch.Tensor.all, torch.all):
+            return True
+        return super().__torch_function__(func, types, args, kwargs)
+
+
+class Yes(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.eq, torch.all):
+            return True
+        return func(*args, **(kwargs or {}))
+
+
+def test_an_answer_whose_eq_always_says_true_is_refused():
+    with pytest.raises(ExerciseFailed, match="expected a plain int such as 2, got an object of type Always"):
+        expect_equal(Always(0), 2, "the count")
+    with pytest.raises(ExerciseFailed):
+        expect_equal([Always(0)], [2], "the counts")  # inside a list too
+    expect_equal(2, 2.0, "a number")  # int against float, numpy scalars, shapes and dtypes stay fine
+    expect_equal(np.int64(3), 3, "a NumPy count")
+    expect_equal(torch.zeros(2, 3).shape, (2, 3), "a shape")
+    expect_equal(torch.zeros(1).dtype, torch.float32, "a dtype")
+    with pytest.raises(ExerciseFailed, match="expected True or False, got Always"):
+        expect(Always(1), "a condition")
+    expect(torch.tensor(True), "a one-element bool tensor")
+    expect(np.bool_(True), "a NumPy bool")
+
+
+def test_a_tensor_subclass_or_mode_cannot_make_a_wrong_answer_pass():
+    wrong = torch.tensor([1.0, 2.0]).as_subclass(Agree)
+    with pytest.raises(ExerciseFailed, match="largest difference"):
+        expect_close(wrong, torch.tensor([2.0, 4.0]), "double")
+    with pytest.raises(ExerciseFailed):
+        expect_equal(wrong, torch.tensor([2.0, 4.0]), "double")
+    with Yes():
+        with pytest.raises(ExerciseFailed):
+            expect_close(torch.tensor([1.0]), torch.tensor([2.0]), "under a mode")
+        with pytest.raises(ExerciseFailed):
+            expect_equal(torch.tensor([1.0]), torch.tensor([2.0]), "under a mode")
+
+
+def test_chapter_4_quiz_refuses_answers_that_equal_everything():
+    notebook = nbformat.read(CHAPTERS[0].parent / "04_tensors_autograd.ipynb", as_version=4)
+    quiz = next(cell.source for cell in notebook.cells if 'check("4.Q"' in cell.source)
+    namespace = {"torch": torch, "math": __import__("math"), "check": check, "expect": expect,
+                 "quiz_answers": {question: Always() for question in range(1, 9)}}
+    with pytest.raises(ExerciseFailed, match=r"questions \[1, 2, 3, 4, 5, 6, 7, 8\] are not right yet"):
+        exec(quiz, namespace)

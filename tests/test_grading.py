@@ -6,7 +6,10 @@ the expected one: correct work, wrong work, every kind of broken submission and
 every cheating attempt the instructors' page names.
 """
 
+import copy
 import csv
+import re
+import threading
 from pathlib import Path
 
 import nbformat
@@ -14,7 +17,8 @@ import pytest
 
 from course_utils.grading import assigned_notebook, load_assignment, make_assignment, selfcheck
 from course_utils.grading.cli import main
-from course_utils.grading.grader import Limits
+from course_utils.grading.grader import Limits, _submissions, grade_notebook
+from course_utils.grading.report import Outcome, write_gradebook
 
 FIXTURE = Path(__file__).parent / "grading_fixtures" / "99_fixture.ipynb"
 TIME_LIMIT = 60  # seconds per submission: the fixture needs about 8 s of CPU, mostly imports (shared CI)
@@ -56,6 +60,47 @@ def count_above(x, threshold):
     return ...
 """
 
+JSON_PATCH = """\
+import json
+_dumps = json.dumps
+def _forge(obj, *a, **k):
+    if isinstance(obj, dict) and 'nonce' in obj:
+        obj = {'index': obj['index'], 'nonce': obj['nonce'], 'ok': True}
+    return _dumps(obj, *a, **k)
+json.dumps = _forge
+"""
+MODE = """\
+from torch.overrides import TorchFunctionMode
+class Yes(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        return True if func is torch.allclose else func(*args, **(kwargs or {}))
+Yes().__enter__()  # never left
+def double(x):
+    return x
+"""
+RESTORE = """\
+_real = torch.allclose
+def _once(*args, **kwargs):
+    torch.allclose = _real  # put back before the grader looks
+    return True
+def double(x):
+    torch.allclose = _once
+    return x
+"""
+SUBCLASS = """\
+class Agree(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func is torch.allclose:
+            return True
+        return super().__torch_function__(func, types, args, kwargs)
+def double(x):
+    return x.as_subclass(Agree)
+"""
+ALWAYS = "class Always(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n\n" \
+         "def count_above(x, threshold):\n    return Always(0)"
+DISK = "for i in range(3):\n    open(f'big{i}.bin', 'wb').write(b'0' * (60 * 2 ** 20))\n" + RIGHT["99.3"]
+
 # student -> exercise -> (points, status); 99.2 is worth 2 points
 EXPECTED = {
     "correct": {"99.1": (1, "passed"), "99.2": (2, "passed"), "99.3": (1, "passed")},
@@ -75,7 +120,47 @@ EXPECTED = {
                        "locked cells": (0, "changed")},
     "cheat_patch": {"99.1": (0, "tampered"), "99.2": (0, "tampered"), "99.3": (0, "tampered")},
     "cheat_files": {"99.1": (0, "failed"), "99.2": (2, "passed"), "99.3": (0, "tampered")},
+    # review findings 1-6, 9 and 12 (the reviewer's cases A-J, L, M and O)
+    "cheat_json": {"99.1": (0, "error"), "99.2": (0, "not done"), "99.3": (0, "not done")},
+    "cheat_sorted": {exercise: (0, "tampered") for exercise in RIGHT},
+    "cheat_mode": {exercise: (0, "tampered") for exercise in RIGHT},
+    "cheat_self_restoring": {"99.1": (0, "failed"), "99.2": (0, "tampered"), "99.3": (0, "tampered")},
+    "cheat_subclass": {"99.1": (0, "failed"), "99.2": (2, "passed"), "99.3": (1, "passed")},
+    "cheat_rebind": {"99.1": (1, "passed"), "99.2": (0, "failed"), "99.3": (1, "passed")},
+    "cheat_in_place": {"99.1": (1, "passed"), "99.2": (0, "tampered"), "99.3": (0, "tampered")},
+    "cheat_always_equal": {"99.1": (1, "passed"), "99.2": (2, "passed"), "99.3": (0, "failed")},
+    "added_and_split_cells": {"99.1": (1, "passed"), "99.2": (2, "passed"), "99.3": (1, "passed")},
+    "ipython_syntax": {"99.1": (1, "passed"), "99.2": (2, "passed"), "99.3": (1, "passed")},
+    "old_grade_ids": {"99.1": (1, "passed"), "99.2": (2, "passed"), "99.3": (1, "passed")},
+    "own_exercise_failed": {"99.1": (0, "error"), "99.2": (2, "passed"), "99.3": (1, "passed")},
+    "disk_hog": {"99.1": (1, "passed"), "99.2": (2, "passed"), "99.3": (0, "disk limit")},
 }
+
+
+def _cell_index(notebook, grade_id):
+    return next(index for index, cell in enumerate(notebook.cells)
+                if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def add_and_split_cells(notebook):
+    """A helper in a cell the student added above exercise 99.2; exercise 99.3 split in two (both halves keep
+    the cell's metadata, as Jupyter's split does); a scratch cell after the last exercise."""
+    notebook.cells.insert(_cell_index(notebook, "exercise-99_2"),
+                          nbformat.v4.new_code_cell("def my_mean(x):\n    return x.mean()"))
+    index = _cell_index(notebook, "exercise-99_3")
+    first = copy.deepcopy(notebook.cells[index])
+    first.source, first.id = "def _above(x, threshold):\n    return x > threshold", "split-half"
+    notebook.cells[index].source = "def count_above(x, threshold):\n    return int(_above(x, threshold).sum())"
+    notebook.cells.insert(index, first)
+    notebook.cells.append(nbformat.v4.new_code_cell("print('scratch')"))
+
+
+def dotted_grade_ids(notebook):
+    """A student notebook written before grade ids became nbgrader-valid (exercise-99.1)."""
+    for cell in notebook.cells:
+        nbgrader = cell.metadata.get("nbgrader", {})
+        if nbgrader.get("grade_id", "").startswith(("exercise-", "check-")):
+            nbgrader["grade_id"] = nbgrader["grade_id"].replace("_", ".")
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +177,9 @@ def graded(tmp_path_factory):
         notebook = nbformat.reads(nbformat.writes(student), as_version=4)
         for cell in notebook.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-            if grade_id.removeprefix("exercise-") in (answers or {}):
-                cell.source = answers[grade_id.removeprefix("exercise-")]
+            exercise = grade_id.removeprefix("exercise-").replace("_", ".")
+            if grade_id.startswith("exercise-") and exercise in (answers or {}):
+                cell.source = answers[exercise]
         if edit:
             edit(notebook)
         nbformat.write(notebook, submissions / f"{name}.ipynb")
@@ -106,7 +192,7 @@ def graded(tmp_path_factory):
         for cell in notebook.cells:
             if cell.source.startswith("values ="):
                 cell.source = "values = torch.zeros(4)"
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == "check-99.2":
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "check-99_2":
                 cell.source = "print('Exercise 99.2: all checks passed.')"
 
     submit("correct", RIGHT)
@@ -114,7 +200,7 @@ def graded(tmp_path_factory):
     submit("partly_wrong", {"99.1": RIGHT["99.1"] + "\nimport sys\nsys.exit(0)",  # exits: costs nothing
                             "99.2": "def centre(x):\n    return x - x.median()"},
            edit=lambda notebook: notebook.cells.remove(next(
-               cell for cell in notebook.cells if cell.metadata.nbgrader.grade_id == "exercise-99.3")))
+               cell for cell in notebook.cells if cell.metadata.nbgrader.grade_id == "exercise-99_3")))
     submit("syntax_memory_print", {"99.1": "def double(x)\n    return 2 * x",
                                    "99.2": "hog = torch.ones(2 ** 34)\n" + RIGHT["99.2"],
                                    "99.3": "print('Exercise 99.3: all checks passed.')\n"
@@ -152,9 +238,29 @@ def graded(tmp_path_factory):
                                    gradebook=str(results / "gradebook.csv")),
         "99.2": "own = open('submission.ipynb').read()\nopen('notes.txt', 'w').write('mine')\n" + RIGHT["99.2"],
         "99.3": FORGE})
+    submit("cheat_json", {"99.1": JSON_PATCH})
+    submit("cheat_sorted", {**RIGHT, "99.1": "import builtins\nbuiltins.sorted = lambda *a, **k: []\n"
+                                             "torch.allclose = lambda *a, **k: True\ndef double(x):\n    return x"})
+    submit("cheat_mode", {**RIGHT, "99.1": MODE})
+    submit("cheat_self_restoring", {**RIGHT, "99.1": RESTORE})
+    submit("cheat_subclass", {**RIGHT, "99.1": SUBCLASS})
+    submit("cheat_rebind", {**RIGHT, "99.2": "values = torch.full((4,), 3.0)\ndef centre(x):\n    return x * 0"})
+    submit("cheat_in_place", {**RIGHT, "99.2": "values.fill_(3.0)\ndef centre(x):\n    return x * 0"})
+    submit("cheat_always_equal", {**RIGHT, "99.3": ALWAYS})
+    submit("added_and_split_cells", {**RIGHT, "99.2": "def centre(x):\n    return x - my_mean(x)"},
+           edit=add_and_split_cells)
+    submit("ipython_syntax", {"99.1": "%time x = 1\n" + RIGHT["99.1"], "99.2": "%%time\n" + RIGHT["99.2"],
+                              "99.3": "display(values)\n!pip install nothing\n" + RIGHT["99.3"]})
+    submit("old_grade_ids", RIGHT, edit=dotted_grade_ids)
+    submit("own_exercise_failed", {**RIGHT, "99.1": "class ExerciseFailed(Exception):\n    pass\n"
+                                                    "raise ExerciseFailed('=HYPERLINK(\"http://x.invalid\")')"})
+    submit("disk_hog", {**RIGHT, "99.3": DISK})
+    hidden = submissions / ".ipynb_checkpoints"  # Jupyter's own copies: not a student
+    hidden.mkdir()
+    (hidden / "correct-checkpoint.ipynb").write_bytes((submissions / "correct.ipynb").read_bytes())
     checks_before = checks.read_text()
     main(["grade", str(checks), str(submissions), "--output-dir", str(results), "--time-limit", str(TIME_LIMIT),
-          "--memory-mb", "6144", "--max-file-mb", "1"])
+          "--memory-mb", "6144", "--max-file-mb", "1", "--max-disk-mb", "100", "--jobs", "2"])
     with open(results / "gradebook.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     return {"rows": rows, "results": results, "submissions": submissions, "checks": checks,
@@ -185,6 +291,11 @@ def test_first_error_lines_say_what_went_wrong(graded):
     assert "torch.allclose" in lines["cheat_patch", "99.2"]
     assert "course_utils.exercises.expect_close" in lines["cheat_patch", "99.1"]
     assert lines["correct", "99.1"] == ""
+    assert "the torch function mode stack" in lines["cheat_mode", "99.1"]
+    assert "builtins.sorted" in lines["cheat_sorted", "99.1"]
+    assert "expected a plain int" in lines["cheat_always_equal", "99.3"]
+    assert lines["own_exercise_failed", "99.1"].startswith("ExerciseFailed: =HYPERLINK")  # not the grader's own
+    assert "more than 100 MiB of disk" in lines["disk_hog", "99.3"]
 
 
 def test_feedback_files_explain_in_plain_words(graded):
@@ -196,6 +307,9 @@ def test_feedback_files_explain_in_plain_words(graded):
     assert "Score: 1 of 4 points." in wrong and "the hidden check found a wrong answer" in wrong
     assert "Locked cells were changed" in (folder / "cheat_redefine.txt").read_text()
     assert "Locked cells" not in correct
+    added = (folder / "added_and_split_cells.txt").read_text()
+    assert "1 code cell that you added above exercise 99.2" in added and "after the last exercise" in added
+    assert "the hidden checks used the locked cells' value" in (folder / "cheat_rebind.txt").read_text()
 
 
 def test_the_grader_s_files_are_out_of_reach(graded):
@@ -224,8 +338,12 @@ def test_assign_writes_nbgrader_metadata_and_keeps_the_checks_private(tmp_path):
     assert "x - x.mean()" not in text and "int((x > threshold)" not in text  # no solution
     kinds = [(cell.metadata.nbgrader.grade_id, cell.metadata.nbgrader.solution, cell.metadata.nbgrader.locked,
               cell.metadata.nbgrader.get("points")) for cell in student.cells if cell.cell_type == "code"]
-    assert ("exercise-99.1", True, False, None) in kinds and ("check-99.2", False, True, 2) in kinds
+    assert ("exercise-99_1", True, False, None) in kinds and ("check-99_2", False, True, 2) in kinds
     assert len({grade_id for grade_id, *_ in kinds}) == len(kinds)
+    nbgrader_ids = re.compile(r"^[a-zA-Z0-9_\-]*$")  # nbgrader's schema for grade_id (nbgrader/v3.json)
+    for notebook in (student, nbformat.read(tmp_path / "instructor" / "99_fixture.nbgrader.ipynb", as_version=4)):
+        assert all(nbgrader_ids.match(cell.metadata.nbgrader.grade_id) for cell in notebook.cells
+                   if "nbgrader" in cell.metadata)
     assignment = load_assignment(tmp_path / "instructor" / "99_fixture.grading.json")
     assert [exercise.points for exercise in assignment.exercises] == [1, 2, 1]
     assert assignment.exercise("99.2").solution == RIGHT["99.2"]
@@ -246,3 +364,83 @@ def test_bad_input_gets_a_clear_error(tmp_path, capsys):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), plain)
     with pytest.raises(ValueError, match="has no exercises"):
         make_assignment(plain)
+
+
+def test_assign_again_keeps_edited_hidden_checks(tmp_path, capsys):
+    main(["assign", str(FIXTURE), "--output-dir", str(tmp_path)])
+    checks = tmp_path / "instructor" / "99_fixture.grading.json"
+    main(["assign", str(FIXTURE), "--output-dir", str(tmp_path), "--points", "99.2=2"])  # nothing edited: fine
+    edited = checks.read_text().replace("double(values) is wrong", "stricter hidden check")
+    checks.write_text(edited)
+    with pytest.raises(SystemExit):
+        main(["assign", str(FIXTURE), "--output-dir", str(tmp_path), "--points", "99.2=3"])
+    assert "exercises 99.1" in capsys.readouterr().err and checks.read_text() == edited
+    main(["assign", str(FIXTURE), "--output-dir", str(tmp_path), "--points", "99.2=3", "--force"])
+    assert "stricter hidden check" not in checks.read_text()
+    assert (tmp_path / "instructor" / "99_fixture.grading.json.bak").read_text() == edited
+
+
+def test_a_sandbox_that_stops_reading_cannot_hang_the_grader(tmp_path):
+    """The sandbox's command pipe is swapped for an empty one; the next cell is larger than a pipe's buffer."""
+    hang = (
+        "import os, fcntl\n"
+        "def _park():\n"
+        "    for fd in map(int, os.listdir('/proc/self/fd')):\n"
+        "        try:\n"
+        "            if os.readlink(f'/proc/self/fd/{fd}').startswith('pipe:') and \\\n"
+        "                    fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:\n"
+        "                globals().setdefault('_kept', []).append(os.dup(fd))\n"
+        "                r, w = os.pipe(); globals()['_w'] = w\n"
+        "                os.dup2(r, fd)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "def double(x):\n"
+        "    if '_w' not in globals():\n"
+        "        _park()\n"
+        "    return 2 * x\n")
+    assignment, _ = make_assignment(FIXTURE)
+    path = tmp_path / "hang.ipynb"
+    nbformat.write(assigned_notebook(assignment, {"99.1": hang, "99.2": RIGHT["99.2"] + "\n# " + "pad " * 40000}),
+                   path)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(run=grade_notebook(path, assignment, Limits(wall_s=15))),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=90)
+    assert not worker.is_alive(), "the grader hung writing to a sandbox that stopped reading"
+    assert result["run"].outcomes["99.2"][0] == "timeout"
+
+
+def test_results_folder_hygiene(tmp_path, monkeypatch, capsys):
+    """Default folder per chapter; an earlier run is refused without --force and cleared with it; hidden folders
+    are no students; a student with both a file and a folder is an error."""
+    main(["assign", str(FIXTURE), "--output-dir", str(tmp_path / "homework")])
+    checks = str(tmp_path / "homework" / "instructor" / "99_fixture.grading.json")
+    submitted = tmp_path / "submitted"
+    submitted.mkdir()
+    for student in ("alice", "bob"):
+        (submitted / f"{student}.ipynb").write_text("")  # empty files: graded without starting Python
+    monkeypatch.chdir(tmp_path)
+    main(["grade", checks, str(submitted)])
+    results = tmp_path / "results" / "99_fixture"
+    assert sorted(path.name for path in (results / "feedback").iterdir()) == ["alice.txt", "bob.txt"]
+    (submitted / "bob.ipynb").unlink()
+    with pytest.raises(SystemExit):
+        main(["grade", checks, str(submitted)])
+    assert "--force" in capsys.readouterr().err
+    main(["grade", checks, str(submitted), "--force"])
+    assert [path.name for path in (results / "feedback").iterdir()] == ["alice.txt"]
+    assert [row[0] for row in csv.reader(open(results / "gradebook.csv"))][1:] == ["alice"] * 3
+    (submitted / "alice").mkdir()
+    (submitted / "alice" / "99_fixture.ipynb").write_text("")
+    with pytest.raises(ValueError, match="two submissions for alice"):
+        _submissions(submitted, load_assignment(checks))
+
+
+def test_gradebook_cells_are_never_formulas(tmp_path):
+    path = tmp_path / "gradebook.csv"
+    write_gradebook(path, [Outcome("=cmd|' /C calc'!A0", "99.1", 0, 1, "error", "+1 -2"),
+                           Outcome("alice", "99.1", 1, 1, "passed", "@SUM(A1)")])
+    rows = list(csv.reader(open(path)))
+    assert rows[1][0] == "'=cmd|' /C calc'!A0" and rows[1][5] == "'+1 -2" and rows[2][5] == "'@SUM(A1)"
+    assert rows[2][0] == "alice" and not (tmp_path / "gradebook.csv.tmp").exists()

@@ -90,3 +90,47 @@ def test_command_line_writes_nothing_when_one_notebook_is_refused(chapter, tmp_p
     assert not (tmp_path / "student").exists()
     main([str(chapter), "--output-dir", str(tmp_path / "student")])
     assert (tmp_path / "student" / chapter.name).exists()
+
+
+FOLDED = """\
+1. Why? (the question stays)
+
+   ```{admonition} Answer
+   :class: dropdown
+   SECRET_A because.
+   ```
+
+2. And this?
+
+   <details><summary>Answer</summary>
+
+   SECRET_B, in HTML.
+
+   </details>
+
+````{dropdown} Show
+SECRET_C
+```python
+x = 1
+```
+````
+
+:::{toggle}
+SECRET_D
+:::
+
+```{admonition} Note
+:class: tip
+Kept: a visible note.
+```"""
+
+
+def test_folded_answers_in_markdown_are_removed(tmp_path):
+    """Review finding 10: answers folded on the website (MyST dropdowns, HTML <details>) are shown in
+    Jupyter and Colab, so the student version must not carry them."""
+    source = _notebook(tmp_path / "98_folded.ipynb", [_cell(FOLDED, kind=new_markdown_cell)])
+    text = nbformat.read(make_student_version(source, tmp_path / "student"), as_version=4).cells[1].source
+    assert "SECRET_" not in text and "<details" not in text and ":class: dropdown" not in text
+    assert "1. Why? (the question stays)" in text and "2. And this?" in text and "Kept: a visible note." in text
+    assert text.count("The answer is not in the student version") == 4
+    assert "   *(The answer is not in the student version" in text  # keeps the list item's indentation

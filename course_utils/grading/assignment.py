@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from course_utils.student import _is_solution, _tags, student_notebook
 __all__ = ["Assignment", "Exercise", "load_assignment", "make_assignment", "write_assignment"]
 
 FORMAT = "course-grade/1"
+GRADED_NOTE = (" When this notebook is graded, each exercise runs its *Exercise* cell together with the code "
+               "cells you added above it (since the previous exercise); code cells after the last exercise are "
+               "not run.")
 CHECK_ID = re.compile(r"""\bcheck\(\s*["']([^"']+)["']""")
 
 
@@ -115,14 +119,15 @@ def make_assignment(chapter: str | Path, points: dict | None = None) -> tuple[As
     # The student version keeps every non-solution cell in order, after one note cell.
     kept = [cell for cell in source.cells if not _is_solution(cell)]
     student = student_notebook(chapter)
+    student.cells[0].source += GRADED_NOTE
     assert len(student.cells) == len(kept) + 1
     cells, locked = [], 0
     for cell, original in zip(student.cells, [None] + kept):
         exercise_id = by_cell.get(id(original)) or by_check.get(id(original))
         if original is not None and id(original) in by_cell:
-            kind, grade_id = "exercise", f"exercise-{exercise_id}"
+            kind, grade_id = "exercise", f"exercise-{_id_part(exercise_id)}"
         elif original is not None and id(original) in by_check:
-            kind, grade_id = "check", f"check-{exercise_id}"
+            kind, grade_id = "check", f"check-{_id_part(exercise_id)}"
         else:
             kind, grade_id, locked = "locked", f"locked-{locked}", locked + 1
         cell.metadata["nbgrader"] = _nbgrader(kind, grade_id, points.get(exercise_id, 0))
@@ -132,6 +137,11 @@ def make_assignment(chapter: str | Path, points: dict | None = None) -> tuple[As
                       "exercise": exercise_id})
     student.metadata["course_grade"] = {"assignment": chapter.stem, "format": FORMAT}
     return Assignment(chapter.stem, chapter.name, exercises, cells), student
+
+
+def _id_part(exercise_id: str) -> str:
+    """The exercise number as nbgrader allows it in a grade id (letters, digits, _ and -): 4.1 -> 4_1."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", exercise_id)
 
 
 def _nbgrader(kind: str, grade_id: str, points: float) -> dict:
@@ -147,20 +157,36 @@ def nbgrader_source(assignment: Assignment, student: nbformat.NotebookNode) -> n
     """The assignment as an nbgrader source notebook: each exercise cell holds its solution
     between nbgrader's markers; each check cell is an autograded test cell with points."""
     notebook = copy.deepcopy(student)
+    exercises = {cell["grade_id"]: cell["exercise"] for cell in assignment.cells if cell["kind"] == "exercise"}
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        if grade_id.startswith("exercise-"):
-            exercise = assignment.exercise(grade_id.removeprefix("exercise-"))
+        if grade_id in exercises:
+            exercise = assignment.exercise(exercises[grade_id])
             cell.source = f"### BEGIN SOLUTION\n{exercise.solution}\n### END SOLUTION"
     notebook.cells = notebook.cells[1:]  # without the student-version note
     return notebook
 
 
-def write_assignment(chapter: str | Path, output_dir: str | Path, points: dict | None = None) -> dict:
+def _edited_checks(path: Path, assignment: Assignment) -> list[str]:
+    """The exercises whose hidden check in the existing file `path` differs from the chapter's self-check."""
+    try:
+        old = json.loads(path.read_text())
+        checks = {exercise["id"]: exercise["check"] for exercise in old["exercises"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return ["(the whole file: it is not a grading file this command wrote)"]
+    return [exercise.id for exercise in assignment.exercises if checks.get(exercise.id, exercise.check) != exercise.check]
+
+
+def write_assignment(chapter: str | Path, output_dir: str | Path, points: dict | None = None,
+                     force: bool = False) -> dict:
     """Write the student notebook and the instructor's files; return name -> path.
 
+    Args:
+        force: overwrite a `.grading.json` whose hidden checks were edited (the old file is kept as `.bak`).
+
     Raises:
-        ValueError: as `make_assignment`, or if `output_dir` is the chapter's own folder.
+        ValueError: as `make_assignment`; if `output_dir` is the chapter's own folder; or if the existing
+            `.grading.json` has edited hidden checks and `force` is not given (nothing is written then).
     """
     chapter, output_dir = Path(chapter), Path(output_dir)
     if output_dir.resolve() == chapter.resolve().parent:
@@ -169,8 +195,16 @@ def write_assignment(chapter: str | Path, output_dir: str | Path, points: dict |
     paths = {"student": output_dir / "student" / chapter.name,
              "checks": output_dir / "instructor" / f"{chapter.stem}.grading.json",
              "nbgrader": output_dir / "instructor" / f"{chapter.stem}.nbgrader.ipynb"}
+    edited = _edited_checks(paths["checks"], assignment) if paths["checks"].exists() else []
+    if edited and not force:
+        raise ValueError(f"{paths['checks']} has hidden checks that differ from the chapter's self-checks "
+                         f"(exercises {', '.join(edited)}): writing the assignment again would lose those edits. "
+                         "To change only the points, edit their \"points\" in that file; to overwrite it anyway, "
+                         "add --force (the old file is kept as .grading.json.bak). Nothing was written.")
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
+    if edited:
+        shutil.copyfile(paths["checks"], paths["checks"].with_name(paths["checks"].name + ".bak"))
     nbformat.write(student, paths["student"])
     paths["checks"].write_text(json.dumps({"format": FORMAT, **asdict(assignment)}, indent=1, ensure_ascii=False))
     nbformat.write(nbgrader_source(assignment, student), paths["nbgrader"])

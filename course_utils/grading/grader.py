@@ -13,6 +13,7 @@ Edits to locked cells are reported and ignored.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import secrets
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 
 from course_utils.grading.assignment import Assignment
 from course_utils.grading.report import Outcome, write_feedback, write_gradebook
@@ -38,13 +40,14 @@ __all__ = ["Limits", "grade_folder", "grade_notebook"]
 @dataclass
 class Limits:
     """Per-submission limits: wall time (s), memory (MiB of address space), printed characters per cell,
-    file size (MiB), and how many submissions run at once."""
+    submitted file size (MiB), how many submissions run at once, and the disk its files may take (MiB)."""
 
     wall_s: float = 300
     memory_mb: int = 8192
     output_chars: int = 1_000_000
     file_mb: int = 50
     jobs: int = 2
+    disk_mb: int = 1024
 
 
 @dataclass
@@ -86,36 +89,114 @@ def _read(path: Path, assignment: Assignment, limits: Limits, run: _Run):
     return cells
 
 
+def _key(grade_id) -> str | None:
+    """A grade id as matched: `exercise-4.1` (written before nbgrader-valid ids) and `exercise-4_1` are one."""
+    return grade_id.replace(".", "_") if isinstance(grade_id, str) else None
+
+
+def _grade_id(cell) -> str | None:
+    return _key(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+
+
+def _names(*sources: str, bound: bool) -> list[str]:
+    """The names these sources bind (`bound`) or mention at all: an exercise's own names."""
+    names = set()
+    for source in sources:
+        try:
+            tree = ast.parse(_ipython_free(source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and (not bound or isinstance(node.ctx, (ast.Store, ast.Del))):
+                names.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.alias):
+                names.add((node.asname or node.name).split(".")[0])
+    return sorted(names)
+
+
+def _ipython_free(source: str) -> str:
+    """The cell as plain Python: IPython's syntax (`%time`, `%%time`, `!pip`) becomes `get_ipython()` calls,
+    as Jupyter runs it; the sandbox's stand-in for `get_ipython()` runs the timed code and skips the rest."""
+    if not any(mark in source for mark in "%!?"):
+        return source
+    return TransformerManager().transform_cell(source)
+
+
+def _exercise_item(cell: dict, exercise: str, filename: str) -> dict:
+    shown = cell.get("source", "")
+    return {"kind": "exercise", "source": _ipython_free(shown), "shown": shown, "exercise": exercise,
+            "filename": filename}
+
+
 def _plan(cells: list, assignment: Assignment, run: _Run) -> list[dict]:
-    """The cells to run: locked cells as assigned, the student's exercise cells, the hidden checks."""
-    by_id = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"): cell for cell in cells}
+    """The cells to run: locked cells as assigned, the student's exercise cells, the hidden checks.
+
+    An exercise runs, in notebook order, the code cells the student added or copied since the previous
+    exercise cell (as in Jupyter, where they ran before it), then its own cell or cells (a cell split in
+    two keeps its grade id in both halves)."""
+    assigned = {_key(cell["grade_id"]): cell for cell in assignment.cells}
+    exercises = [key for key, cell in assigned.items() if cell["kind"] == "exercise"]
     tagged = [cell for cell in cells if "exercise" in cell.get("metadata", {}).get("tags", [])]
-    assigned_exercises = [cell for cell in assignment.cells if cell["kind"] == "exercise"]
-    sources = {cell["source"].rstrip() for cell in cells}  # for cells whose metadata was lost
+    found = {_grade_id(cell) for cell in cells}
+    by_order = {}  # cells whose metadata was lost: matched by the order of their `exercise` tags
+    if len(tagged) == len(exercises):
+        by_order = {id(cell): key for cell, key in zip(tagged, exercises) if key not in found}
+    sources = {cell["source"].rstrip() for cell in assignment.cells}  # the notebook's own cells
+    submitted_sources = {cell["source"].rstrip() for cell in cells}  # for locked cells whose metadata was lost
+    student = {key: [] for key in exercises}  # exercise -> [(cell, added?)] to run, in order
+    first, waiting = {}, []  # grade id -> the submission's first cell with it; cells added since the last exercise
+    for cell in cells:
+        key = by_order.get(id(cell), _grade_id(cell))
+        if key in student:
+            student[key] += [(added, True) for added in waiting] + [(cell, False)]
+            waiting = []
+        elif key in assigned and key not in first:
+            first[key] = cell
+        elif cell.get("cell_type") == "code" and cell["source"].strip() and cell["source"].rstrip() not in sources:
+            waiting.append(cell)
     changed, plan = [], []
     for cell in assignment.cells:
-        submitted = by_id.get(cell["grade_id"])
-        if cell["kind"] == "exercise" and submitted is None and len(tagged) == len(assigned_exercises):
-            submitted = tagged[assigned_exercises.index(cell)]  # metadata lost: match by order
-        assigned = cell["source"].rstrip()
-        if cell["kind"] != "exercise" and (submitted["source"].rstrip() != assigned if submitted
-                                           else assigned not in sources):
+        key = _key(cell["grade_id"])
+        assigned_source = cell["source"].rstrip()
+        if cell["kind"] != "exercise" and (first[key]["source"].rstrip() != assigned_source if key in first
+                                           else assigned_source not in submitted_sources):
             changed.append(cell["exercise"] and f"the check cell of exercise {cell['exercise']}"
                            or f"cell {cell['grade_id']}")
         if cell["cell_type"] != "code":
             continue
+        exercise = cell["exercise"]
         if cell["kind"] == "exercise":
-            if submitted is None:
-                run.outcomes[cell["exercise"]] = ("missing", f"no cell with grade_id {cell['grade_id']}")
+            if not any(not added for _, added in student[key]):
+                run.outcomes[exercise] = ("missing", f"no cell with grade_id {cell['grade_id']}")
                 continue
-            plan.append({"kind": "exercise", "source": submitted["source"], "exercise": cell["exercise"],
-                         "filename": f"<exercise {cell['exercise']}>"})
+            added = sum(added for _, added in student[key])
+            if added:
+                run.notes.append(f"{added} code cell{'s' if added > 1 else ''} that you added above exercise "
+                                 f"{exercise} (or split or copied from another cell) ran as part of it.")
+            parts, extras = 0, 0
+            for submitted, is_added in student[key]:
+                if is_added:
+                    extras += 1
+                    filename = f"<exercise {exercise}, added cell {extras}>"
+                else:
+                    parts += 1
+                    filename = f"<exercise {exercise}>" if parts == 1 else f"<exercise {exercise}, part {parts}>"
+                plan.append(_exercise_item(submitted, exercise, filename))
         elif cell["kind"] == "check":
-            plan.append({"kind": "check", "source": assignment.exercise(cell["exercise"]).check,
-                         "exercise": cell["exercise"], "filename": f"<check {cell['exercise']}>"})
+            own = assignment.exercise(exercise)
+            plan.append({"kind": "check", "source": own.check, "exercise": exercise,
+                         "filename": f"<check {exercise}>",
+                         "student_names": _names(own.stub, own.solution, bound=True),
+                         "student_uses": _names(own.stub, own.solution, bound=False),
+                         "check_reads": _names(own.check, bound=False)})
         else:
             plan.append({"kind": "locked", "source": cell["source"], "exercise": None,
                          "filename": f"<{cell['grade_id']}>"})
+    if waiting:
+        run.notes.append(f"{len(waiting)} code cell{'s' if len(waiting) > 1 else ''} after the last exercise "
+                         "did not run: the grader runs only the cells up to each exercise.")
     run.changed = changed
     if changed:
         run.notes.append(f"Locked cells were changed or deleted ({', '.join(changed[:8])}"
@@ -139,21 +220,58 @@ def _start(scratch: Path, limits: Limits, forbidden: list[Path]):
               "output_chars": limits.output_chars}
     process.stdin.write((json.dumps(config) + "\n").encode())
     process.stdin.flush()
+    os.set_blocking(process.stdin.fileno(), False)  # from now on `_send` writes with a deadline
     return process, read_end
 
 
-def _answer(fd: int, buffer: bytearray, deadline: float):
-    """The next JSON line from the sandbox; None at end of file; 'timeout' past the deadline."""
+def _send(fd: int, data: bytes, deadline: float) -> str:
+    """Write a command to the sandbox: "sent", "timeout" past the deadline (a sandbox that stopped
+    reading while a large cell waits in the pipe), or "closed" when it has exited."""
+    view = memoryview(data)
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([], [fd], [], left)[1]:
+            return "timeout"
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            continue
+        except OSError:  # BrokenPipeError: it died; the read that follows says how
+            return "closed"
+    return "sent"
+
+
+def _disk_use(folder: Path) -> int:
+    """Bytes of disk that the files under `folder` take (links are not followed)."""
+    total = 0
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def _answer(fd: int, buffer: bytearray, deadline: float, scratch: Path | None = None, disk_bytes: float = 0):
+    """The next JSON line from the sandbox; None at end of file; 'timeout' past the deadline; 'disk' as soon
+    as the files in `scratch` take more than `disk_bytes` (checked every second)."""
     while b"\n" not in buffer:
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0:
             return "timeout"
+        if not select.select([fd], [], [], min(left, 1.0))[0]:
+            if scratch is not None and _disk_use(scratch) > disk_bytes:
+                return "disk"
+            continue
         chunk = os.read(fd, 65536)
         if not chunk:
             return None
         buffer += chunk
         if len(buffer) > 2 ** 20:
             return None
+    if scratch is not None and _disk_use(scratch) > disk_bytes:
+        return "disk"
     line, _, rest = bytes(buffer).partition(b"\n")
     buffer[:] = rest
     try:
@@ -164,7 +282,8 @@ def _answer(fd: int, buffer: bytearray, deadline: float):
 
 def _error_text(answer: dict) -> str:
     where = f" ({answer['where']}: {answer['line_text']})" if answer.get("where") and answer.get("line_text") else ""
-    kind = "" if answer.get("error_type") == "ExerciseFailed" else f"{answer.get('error_type', 'Error')}: "
+    # only the grader's own ExerciseFailed speaks in its own words: a student's error always shows its type
+    kind = "" if answer.get("trusted") else f"{answer.get('error_type', 'Error')}: "
     return f"{kind}{answer.get('message', '')}{where}"
 
 
@@ -185,8 +304,14 @@ def _record(item: dict, answer: dict, run: _Run) -> None:
             run.outcomes[exercise] = ("memory limit" if answer.get("memory") else "too much output", text)
         elif not answer.get("ok"):
             syntax = answer.get("error_type") in ("SyntaxError", "IndentationError", "TabError")
-            run.pending[exercise] = ("syntax error" if syntax else "error", text)
+            run.pending.setdefault(exercise, ("syntax error" if syntax else "error", text))  # the first error
         return
+    if answer.get("restored"):
+        names = ", ".join(f"`{name}`" for name in answer["restored"][:5])
+        note = (f"Your code gave {names}, set by the notebook's locked cells, another value; the hidden checks "
+                "used the locked cells' value.")
+        if note not in run.notes:
+            run.notes.append(note)
     if exercise in run.outcomes:
         return
     if answer.get("ok"):
@@ -219,15 +344,17 @@ def grade_notebook(path: str | Path, assignment: Assignment, limits: Limits = Li
         for index, item in enumerate(plan):
             nonce = secrets.token_hex(16)
             command = {**item, "index": index, "nonce": nonce}
-            try:
-                process.stdin.write((json.dumps(command) + "\n").encode())
-                process.stdin.flush()
-            except (BrokenPipeError, OSError):
-                pass  # it died; the read below says so
-            answer = _answer(fd, buffer, deadline)
-            if answer == "timeout" or answer is None:
-                stopped = ("timeout", f"the time limit of {limits.wall_s:.0f} s was reached in {item['filename']}") \
-                    if answer == "timeout" else ("crashed", _crash_text(process, item))
+            sent = _send(process.stdin.fileno(), (json.dumps(command) + "\n").encode(), deadline)
+            answer = "timeout" if sent == "timeout" else _answer(fd, buffer, deadline, scratch,
+                                                                 limits.disk_mb * 2 ** 20)
+            if answer in ("timeout", "disk", None):
+                if answer == "timeout":
+                    stopped = ("timeout", f"the time limit of {limits.wall_s:.0f} s was reached in {item['filename']}")
+                elif answer == "disk":
+                    stopped = ("disk limit", f"the files written took more than {limits.disk_mb} MiB of disk "
+                                             f"(in {item['filename']})")
+                else:
+                    stopped = ("crashed", _crash_text(process, item))
                 if item["exercise"]:
                     run.outcomes.setdefault(item["exercise"], stopped)
                 _whole("not run", f"stopped earlier: {stopped[1]}", assignment, run)
@@ -273,31 +400,58 @@ def _grade_safely(path: Path, assignment: Assignment, *args) -> _Run:
 
 
 def _submissions(folder: Path, assignment: Assignment) -> dict:
-    """student -> notebook path: `<student>.ipynb` files, or `<student>/<anything>.ipynb` folders."""
+    """student -> notebook path: `<student>.ipynb` files, or `<student>/<anything>.ipynb` folders.
+    Hidden entries (`.ipynb_checkpoints`, which Jupyter makes) are skipped.
+
+    Raises:
+        ValueError: if one student has both a file and a folder.
+    """
     found = {}
     for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
         if entry.is_file() and entry.suffix == ".ipynb":
-            found[entry.stem] = entry
+            student, path = entry.stem, entry
         elif entry.is_dir():
-            notebooks = sorted(entry.glob("*.ipynb"))
+            notebooks = sorted(path for path in entry.glob("*.ipynb") if not path.name.startswith("."))
             named = [path for path in notebooks if path.name == assignment.notebook]
-            if named or notebooks:
-                found[entry.name] = (named or notebooks)[0]
+            if not notebooks:
+                continue
+            student, path = entry.name, (named or notebooks)[0]
+        else:
+            continue
+        if student in found:
+            raise ValueError(f"two submissions for {student}: {found[student]} and {path}; keep one of them")
+        found[student] = path
     return found
 
 
 def grade_folder(assignment: Assignment, submissions: str | Path, output_dir: str | Path,
-                 limits: Limits = Limits(), instructor_files: tuple = ()) -> list[Outcome]:
+                 limits: Limits = Limits(), instructor_files: tuple = (), force: bool = False) -> list[Outcome]:
     """Grade every submission in a folder, `limits.jobs` at a time; write gradebook.csv and feedback/.
+
+    Args:
+        force: replace the gradebook and feedback files of an earlier run in `output_dir` (without it, such
+            a folder is refused).
 
     Returns:
         The gradebook's rows.
+
+    Raises:
+        ValueError: no notebooks, two submissions for one student, or an earlier run's results in `output_dir`.
     """
     submissions, output_dir = Path(submissions), Path(output_dir)
     found = _submissions(submissions, assignment)
     if not found:
         raise ValueError(f"no notebooks (.ipynb) in {submissions}: put one file per student there, "
                          "named after the student (alice.ipynb), or one folder per student")
+    feedback, gradebook = output_dir / "feedback", output_dir / "gradebook.csv"
+    if not force and (gradebook.exists() or (feedback.is_dir() and any(feedback.iterdir()))):
+        raise ValueError(f"{output_dir} already holds the results of an earlier run: choose another --output-dir, "
+                         "or pass --force to replace them (the old feedback files are deleted)")
+    if feedback.is_dir():
+        for old in feedback.glob("*.txt"):  # no student keeps an earlier run's feedback
+            old.unlink()
     output_dir.mkdir(parents=True, exist_ok=True)
     scratch_root = Path(tempfile.mkdtemp(prefix="course-grade-"))
     forbidden = (submissions, output_dir, *instructor_files)
@@ -315,7 +469,7 @@ def grade_folder(assignment: Assignment, submissions: str | Path, output_dir: st
                                 exercise.points, status, line))
         if run.changed:
             rows.append(Outcome(student, "locked cells", 0, 0, "changed", "; ".join(run.changed)))
-        write_feedback(output_dir / "feedback" / f"{student}.txt", student, assignment,
+        write_feedback(feedback / f"{student}.txt", student, assignment,
                        [row for row in rows if row.student == student and row.exercise != "locked cells"], run.notes)
-    write_gradebook(output_dir / "gradebook.csv", rows)
+    write_gradebook(gradebook, rows)
     return rows

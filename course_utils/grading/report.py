@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ STATUS_TEXT = {
     "memory limit": "your code used more memory than allowed",
     "crashed": "the Python process stopped before this exercise was checked",
     "too much output": "your code printed far too much",
+    "disk limit": "your code wrote files that took more disk space than allowed",
     "not run": "not checked, because an earlier problem stopped the run",
     "invalid notebook": "the file is not a notebook that Jupyter can open",
     "empty file": "the file is empty",
@@ -42,12 +44,20 @@ class Outcome:
     first_error_line: str = ""
 
 
+def _cell(text: str) -> str:
+    """A CSV field that a spreadsheet shows as text: one starting with = + - @ (a formula) gets a leading '."""
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
 def write_gradebook(path: Path, rows: list[Outcome]) -> None:
-    with open(path, "w", newline="") as file:
+    """Write the gradebook at once (a temporary file, then renamed): a stopped run leaves the old one whole."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["student", "exercise", "points", "max_points", "status", "first_error_line"])
-        writer.writerows([row.student, row.exercise, f"{row.points:g}", f"{row.max_points:g}", row.status,
-                          row.first_error_line] for row in rows)
+        writer.writerows([_cell(row.student), row.exercise, f"{row.points:g}", f"{row.max_points:g}", row.status,
+                          _cell(row.first_error_line)] for row in rows)
+    os.replace(temporary, path)
 
 
 def write_feedback(path: Path, student: str, assignment, rows: list[Outcome], notes: list) -> None:
