@@ -15,7 +15,8 @@ __all__ = ["BestModelSaver", "Callback", "EarlyStopping", "resolve_mode"]
 
 
 # Words in a logged name that say which way is better ("dev_bal_acc" -> acc -> higher).
-LOWER_IS_BETTER = {"loss", "error", "err", "mae", "mse", "rmse", "nll", "perplexity", "ppl", "cost", "regret"}
+LOWER_IS_BETTER = {"loss", "error", "err", "mae", "mse", "rmse", "nll", "perplexity", "ppl", "cost", "regret",
+                   "brier"}  # checked first: "dev_brier_score" is an error, not a score
 HIGHER_IS_BETTER = {"acc", "accuracy", "f1", "fbeta", "precision", "recall", "auc", "r2", "score", "iou", "dice",
                     "reward", "return", "bleu", "map"}
 

@@ -24,7 +24,9 @@ class DeviceLoader:
     sample at a time and copies it to the GPU.
 
     Args:
-        inputs: (N, ...) tensor, on the device you train on (or pass `device`).
+        inputs: (N, ...) tensor, on the device you train on (or pass `device`). A NumPy
+            array is taken as it is, so NumPy's float64 stays float64: convert it with
+            `.astype(np.float32)` for a float32 model (Apple's MPS has no float64 at all).
         targets: (N, ...) tensor on the same device.
         batch_size: samples per batch.
         shuffle: draw a new random order every epoch.

@@ -21,7 +21,7 @@ from course_utils.checkpoint import atomic_save, load_checkpoint
 @pytest.mark.parametrize("name, mode", [("dev_loss", "min"), ("dev_mae", "min"), ("train_mse", "min"),
                                         ("dev_perplexity", "min"), ("dev_error_rate", "min"),
                                         ("dev_acc", "max"), ("dev_bal_acc", "max"), ("dev_f1", "max"),
-                                        ("dev_r2", "max")])
+                                        ("dev_r2", "max"), ("dev_brier_score", "min")])
 def test_mode_is_read_from_the_name(name, mode):
     assert resolve_mode(name, None) == mode
 
