@@ -160,16 +160,15 @@ def import_folder(source: str | os.PathLike, root: str | os.PathLike | None = No
     outcomes = []
     for info in all_datasets(only):
         folder, notes, missing = _folder(root, info), [], []
-        if any(verify_file(folder / remote.name, remote) is not None for remote in info.files):
+        needed = [remote for remote in info.files if verify_file(folder / remote.name, remote) is not None]
+        if needed:  # the others are already here and verified
             try:
                 data._writable_folder(folder)  # said once, before anything is copied
             except DataUnavailable as error:
                 outcomes.append(Outcome(info.name, False, str(error)))
                 continue
-        for remote in info.files:
+        for remote in needed:
             target = folder / remote.name
-            if verify_file(target, remote) is None:
-                continue  # already here and verified
             rejected = []
             for candidate in _candidates(source, info, remote, index):
                 if candidate.resolve() == target.resolve():

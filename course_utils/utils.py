@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checkpoint import replacing
+
 __all__ = [
     "FAST",
     "Timer",
@@ -173,7 +175,6 @@ def record_results(chapter: str, results: dict) -> Path | None:
         python=sys.version.split()[0],
         date=time.strftime("%Y-%m-%d"),
     )
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    tmp.replace(path)
+    with replacing(path) as temporary:  # a reader (the status page) never sees half a file
+        temporary.write_text(json.dumps(data, indent=2, sort_keys=True))
     return path

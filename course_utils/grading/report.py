@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from course_utils.checkpoint import replacing
 
 __all__ = ["STATUS_TEXT", "Outcome", "write_feedback", "write_gradebook"]
 
@@ -51,13 +52,11 @@ def _cell(text: str) -> str:
 
 def write_gradebook(path: Path, rows: list[Outcome]) -> None:
     """Write the gradebook at once (a temporary file, then renamed): a stopped run leaves the old one whole."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", newline="") as file:
+    with replacing(path) as temporary, open(temporary, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["student", "exercise", "points", "max_points", "status", "first_error_line"])
         writer.writerows([_cell(row.student), row.exercise, f"{row.points:g}", f"{row.max_points:g}", row.status,
                           _cell(row.first_error_line)] for row in rows)
-    os.replace(temporary, path)
 
 
 def write_feedback(path: Path, student: str, assignment, rows: list[Outcome], notes: list) -> None:
